@@ -114,7 +114,8 @@ class InstanceItem(_BracketItem):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.benchmark.id} {self.instance.id} on {self.model.name}"
+        # A line number (0, the file's start) is required: a skip marker's report points at it.
+        return self.path, 0, f"{self.benchmark.id} {self.instance.id} on {self.model.name}"
 
 
 class NoticeItem(_BracketItem):

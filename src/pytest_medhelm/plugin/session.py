@@ -24,6 +24,7 @@ from pytest_medhelm.evaluate import Outcome, evaluate
 from pytest_medhelm.models import ModelConfig, ModelRegistry, RegistryError
 from pytest_medhelm.plugin.items import InstanceItem, BenchmarkModule, UserBenchmarkFile
 from pytest_medhelm.plugin.options import Settings
+from pytest_medhelm.plugin.runner import needs_full_protocol, phases_hooked_elsewhere, run_phases
 from pytest_medhelm.suites import is_suite_module
 
 # workerinput flag set by the controller when its MedhelmScheduling hands out the items.
@@ -59,7 +60,8 @@ class MedhelmPlugin:
         self._engine: Engine | None = None
         self._pipeline: Pipeline | None = None
         self._queued: set[int] = set()
-        self._frozen = False
+        release_frozen_session()
+        self._phases_hooked: dict[Path, bool] = {}
 
     # -- data and engine --------------------------------------------------------------------------
 
@@ -126,22 +128,50 @@ class MedhelmPlugin:
             self._pipeline = Pipeline(self.engine, jobs(), window=self.concurrency * WINDOW_PER_SLOT).start()
             # Everything collected lives until the end: take it out of the cyclic GC's full scans,
             # which otherwise walk every item and instance again each time reports pile up (this
-            # halves the time spent in them on 2,000 items). Undone in pytest_unconfigure.
-            gc.freeze()
-            self._frozen = True
+            # halves the time spent in them on 2,000 items).
+            freeze_session()
         try:
             return (yield)
         finally:
             if self._pipeline is not None:
                 self._pipeline.cancel()
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        if not isinstance(item, InstanceItem) or needs_full_protocol(item):
+            return None
+        hooked = self._phases_hooked.get(item.path)
+        if hooked is None:  # conftests apply per directory: asked once per suite file
+            hooked = self._phases_hooked[item.path] = phases_hooked_elsewhere(item.ihook)
+        if hooked:
+            return None
+        run_phases(item, nextitem)
+        return True
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        if self._frozen and worker_share(config) is None:
-            # A long-lived process (pytester, an IDE) must be able to free this session. An xdist
-            # worker exits right after: left frozen, its shutdown skips the final full collections
-            # (about 0.3 s for 2,000 items), which the controller would wait for.
-            gc.unfreeze()
-            self._frozen = False
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._pipeline is not None:
+            # The reports too: pytest's last collections and the interpreter's exit then skip
+            # the whole session (half a second at 2,000 items).
+            freeze_session()
+
+
+# A session's objects are moved to the GC's permanent generation, and stay there when the session
+# ends: a pytest process exits right after, and exits faster for it. A process that starts another
+# session (pytester, an IDE) gets the previous one back in the GC's care when it does.
+_frozen_session = False
+
+
+def freeze_session() -> None:
+    global _frozen_session
+    gc.freeze()
+    _frozen_session = True
+
+
+def release_frozen_session() -> None:
+    global _frozen_session
+    if _frozen_session:
+        gc.unfreeze()
+        _frozen_session = False

@@ -61,7 +61,10 @@ class InstanceRecord(BaseModel):
                 fields[name[len(PREFIX):]] = value
         if "score" not in fields or "benchmark" not in fields:
             return None
-        return cls(metrics=metrics, **fields)
+        # The pairs come from to_properties of a record that was built from typed values or
+        # validated (medhelm_record), through xdist's type-preserving serialisation: no need to
+        # validate them again, once per item, on the controller's hot path.
+        return cls.model_construct(metrics=metrics, **fields)
 
 
 class ModelScore(BaseModel):
@@ -111,10 +114,10 @@ class ResultsFile(BaseModel):
         return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def _benchmark_score(records: Sequence[InstanceRecord]) -> tuple[float, dict[str, float]]:
+def _benchmark_score(records: Sequence[InstanceRecord], *, normalized: bool = False) -> tuple[float, dict[str, float]]:
     by_run: dict[str, list[float]] = defaultdict(list)
     for record in records:
-        by_run[record.run].append(record.score)
+        by_run[record.run].append(record.normalized if normalized else record.score)
     runs = {run: fmean(scores) for run, scores in by_run.items()}
     if len(runs) == 1:
         return next(iter(runs.values())), {}
@@ -140,8 +143,7 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
         scores: dict[str, ModelScore] = {}
         for model, rows in per_model.items():
             score, runs = _benchmark_score(rows)
-            normalized, _ = _benchmark_score(
-                [row.model_copy(update={"score": row.normalized}) for row in rows])
+            normalized, _ = _benchmark_score(rows, normalized=True)
             scores[model] = ModelScore(score=score, n=len(rows), normalized=normalized, runs=runs,
                                        errors=errors.get((benchmark_id, model), 0))
             sub_scores[first.subcategory][model].append(normalized)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,7 +22,9 @@ from pytest_medhelm.engine import Completion, Engine
 from pytest_medhelm.models import ModelConfig, ModelRequest
 from pytest_medhelm.plugin.items import below_pass_rule, plugin_key, usage_fields
 from pytest_medhelm.results import InstanceRecord
-from pytest_medhelm.testserver import TestServer
+
+if TYPE_CHECKING:
+    from pytest_medhelm.testserver import TestServer
 
 
 class ModelClient:
@@ -93,7 +95,7 @@ def medhelm_record(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     yield record
 
 
-ServerFactory = Callable[..., TestServer]
+ServerFactory = Callable[..., "TestServer"]
 
 
 @pytest.fixture
@@ -104,6 +106,8 @@ def medhelm_test_server() -> Iterator[ServerFactory]:
     as its constructor takes them: ``api_key``, ``responder``, ``known_models``...) and returns it
     running; every server started is stopped when the test ends.
     """
+    from pytest_medhelm.testserver import TestServer  # only tests use it: not at plugin load
+
     servers: list[TestServer] = []
 
     def start(latency: float = 0.0, slots: int = 64, **kwargs: Any) -> TestServer:

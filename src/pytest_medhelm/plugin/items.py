@@ -53,7 +53,8 @@ def below_pass_rule(benchmark_id: str, metric: str, score: float, pass_at: float
 
 def record_for(outcome: Outcome) -> InstanceRecord:
     benchmark = outcome.benchmark
-    return InstanceRecord(
+    # Built from our own typed values: no validation needed (one per item, on the hot path).
+    return InstanceRecord.model_construct(
         benchmark=benchmark.id, instance_id=outcome.instance.id, score=outcome.score, metrics=outcome.metrics,
         passed=outcome.passed, run=outcome.instance.run, category=benchmark.category,
         subcategory=benchmark.subcategory, metric=benchmark.main_metric,

@@ -43,7 +43,6 @@ class ResultsReporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        _prune_silent_phase_reports(session.config)
         if self.records or self.errors:
             notes = []
             if any(record.open_ended for record in self.records):
@@ -65,13 +64,14 @@ class ResultsReporter:
         terminalreporter.write_line(f"results: {self.settings.output / 'results.json'}")
 
 
-def _prune_silent_phase_reports(config: pytest.Config) -> None:
+def prune_silent_phase_reports(config: pytest.Config) -> None:
     """Drop passed setup/teardown reports that captured nothing from the terminal's statistics.
 
     pytest prints a failure's teardown output by scanning every passed setup and teardown report
     of the session, once per failure: quadratic, and minutes at MedHELM's scale (thousands of
-    low-score items among tens of thousands). Those reports are kept only for that scan, and one
-    without captured sections prints nothing in it, so dropping them changes no output.
+    low-score items among tens of thousands), in the controller and in every xdist worker alike.
+    Those reports are kept only for that scan, and one without captured sections prints nothing in
+    it, so dropping them changes no output.
     """
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     stats = getattr(reporter, "stats", None)

@@ -24,6 +24,7 @@ from pytest_medhelm.evaluate import Outcome, evaluate
 from pytest_medhelm.models import ModelConfig, ModelRegistry, RegistryError
 from pytest_medhelm.plugin.items import InstanceItem, BenchmarkModule, UserBenchmarkFile
 from pytest_medhelm.plugin.options import Settings
+from pytest_medhelm.plugin.report import prune_silent_phase_reports
 from pytest_medhelm.plugin.runner import needs_full_protocol, phases_hooked_elsewhere, run_phases
 from pytest_medhelm.suites import is_suite_module
 
@@ -148,13 +149,17 @@ class MedhelmPlugin:
         run_phases(item, nextitem)
         return True
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        prune_silent_phase_reports(session.config)
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
-        if self._pipeline is not None:
-            # The reports too: pytest's last collections and the interpreter's exit then skip
-            # the whole session (half a second at 2,000 items).
+        if self.models:
+            # Items and reports (an xdist controller holds every worker's): pytest's last
+            # collections and the interpreter's exit then skip the whole session, which costs
+            # them a quarter of a second at 2,000 items.
             freeze_session()
 
 

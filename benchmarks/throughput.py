@@ -97,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
                               wall < 3.0 and all(r == 0 for _, r in warm_runs),
                               extra={**spread, "requests": requests}))
         report(figures[-1:])
+
+        # The floor of any Python client on this machine and server: aiohttp alone, nothing else.
+        server.reset()
+        bare = run([sys.executable, str(Path(__file__).with_name("bare_client.py")), server.url, str(count),
+                    str(args.concurrency)], cwd=root).check()
+        stats = server.stats()
+        print(f"reference, not a target: a bare aiohttp client (bare_client.py), the same {count} requests, "
+              f"{args.concurrency} in flight: wall {bare.wall_s:.2f} s ({bare.wall_s / ideal:.2f} x ideal), "
+              f"request phase {stats['window_seconds']:.2f} s, mean in flight {stats['mean_in_flight']:.1f}")
     missed = sum(not f.ok for f in figures)
     print(f"{len(figures) - missed} of {len(figures)} targets met")
     return 1 if missed and args.strict else 0

@@ -101,3 +101,22 @@ def test_a_sessions_frozen_objects_return_to_the_gc_when_the_next_session_starts
     assert gc.get_freeze_count() > baseline
     release_frozen_session()
     assert gc.get_freeze_count() == 0
+
+
+def test_passed_silent_phase_reports_are_dropped_in_the_controller_and_every_worker(medhelm: Medhelm) -> None:
+    # pytest scans these once per failure to print teardown output: quadratic at thousands of
+    # low scores. Each process writes how many are left when its terminal summary starts.
+    plugin = _with_plugin(medhelm, """
+import json, os
+
+def pytest_terminal_summary(terminalreporter):
+    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    with open(f"silent-{who}.json", "w") as handle:
+        json.dump(len(terminalreporter.stats.get("", [])), handle)
+""")
+
+    result = medhelm.run_subprocess(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *plugin, "-n", "2")
+
+    result.assert_outcomes(passed=4, failed=2)
+    left = {path.stem: json.loads(path.read_text()) for path in medhelm.path.glob("silent-*.json")}
+    assert left == {"silent-controller": 0, "silent-gw0": 0, "silent-gw1": 0}

@@ -1,8 +1,8 @@
 """The pytest plugin (entry point ``pytest11: medhelm``): options, registration, fixtures.
 
 Each concern is its own module: ``options`` (flags and ini keys), ``items`` (collection),
-``session`` (engine and pipeline), ``report`` (aggregation and results.json), ``xdist`` (schedule),
-``fixtures`` (public fixtures).
+``session`` (engine and pipeline), ``runner`` (how an instance item runs), ``report`` (aggregation
+and results.json), ``xdist`` (schedule), ``fixtures`` (public fixtures).
 """
 
 from __future__ import annotations

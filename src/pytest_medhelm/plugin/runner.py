@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _pytest.runner import check_interactive_exception, get_reraise_exceptions
+from _pytest.runner import check_interactive_exception
 
 PHASE_HOOKS = ("pytest_runtest_setup", "pytest_runtest_call", "pytest_runtest_teardown")
 # Phase hooks whose work an instance item does not need (see the module docstring): pytest's
@@ -51,7 +51,10 @@ def run_phases(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """pytest's ``runtestprotocol`` for an item whose phases are called directly."""
     ihook = item.ihook
     setup_state = item.session._setupstate
-    reraise = get_reraise_exceptions(item.config)
+    # As pytest's call_and_report: Ctrl-C stops the run unless --pdb is to catch it.
+    reraise: tuple[type[BaseException], ...] = (pytest.exit.Exception,)
+    if not item.config.getoption("usepdb", False):
+        reraise += (KeyboardInterrupt,)
 
     def phase(when: Any, func: Callable[[], None]) -> pytest.TestReport:
         call = pytest.CallInfo.from_call(func, when=when, reraise=reraise)

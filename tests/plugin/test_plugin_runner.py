@@ -107,10 +107,10 @@ def test_passed_silent_phase_reports_are_dropped_in_the_controller_and_every_wor
     # pytest scans these once per failure to print teardown output: quadratic at thousands of
     # low scores. Each process writes how many are left when its terminal summary starts.
     plugin = _with_plugin(medhelm, """
-import json, os
+import json
 
 def pytest_terminal_summary(terminalreporter):
-    who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    who = getattr(terminalreporter.config, "workerinput", {}).get("workerid", "controller")
     with open(f"silent-{who}.json", "w") as handle:
         json.dump(len(terminalreporter.stats.get("", [])), handle)
 """)

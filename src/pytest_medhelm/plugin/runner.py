@@ -3,8 +3,8 @@
 pytest runs each phase of an item (setup, call, teardown) through a hook that plugins wrap:
 output capture, log capture, ``PYTEST_CURRENT_TEST``, unraisable-exception checks. For a
 MedHELM item those wrappers guard nothing (the item runs no user code; the model call and the
-scorer run on the engine's thread) yet cost more than the item itself, about a millisecond each,
-which at thousands of items a run is seconds of the one core the engine also needs.
+scorer run on the engine's thread) yet together cost more than the item itself, about a
+millisecond an item: seconds a run, taken from the one core (one GIL) the engine also needs.
 
 So an instance item's phases are called directly, and everything a user or plugin sees of an
 item stays pytest's: ``pytest_runtest_logstart``/``logfinish``, one report per phase made by

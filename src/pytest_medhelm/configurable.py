@@ -64,9 +64,10 @@ from pytest_medhelm import scorers
 from pytest_medhelm.benchmark import Benchmark, Instance, Prompt, ScoreContext
 from pytest_medhelm.data.sources import DataError, Record, Source, read_jsonl
 from pytest_medhelm.metrics import exact_match as em
+from pytest_medhelm.suites import USER_BENCHMARK_SUFFIX, is_user_benchmark
 from pytest_medhelm.taxonomy import load_taxonomy, slug
 
-SUFFIX = ".medhelm.yaml"
+SUFFIX = USER_BENCHMARK_SUFFIX
 CUSTOM = "custom"
 MHELM_GOLD, MHELM_INCORRECT = "correct_answer", "incorrect_answers"
 ROUGE = ("rouge_1", "rouge_2", "rouge_l")
@@ -80,10 +81,6 @@ _HINTS = {"dataset_file": "use `data:` (the CSV or JSONL, relative to this file)
 
 class DefinitionError(DataError):
     """A ``*.medhelm.yaml`` that cannot define a benchmark; names the file, the line and the field."""
-
-
-def is_user_benchmark(path: Path) -> bool:
-    return Path(path).name.endswith(SUFFIX)
 
 
 # -- schema -----------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,25 @@ def test_max_instances_selects_medhelms_seeded_subset(medhelm: Medhelm, cap: int
     names = medhelm.names(result)
     assert len(names) == cap
     assert {name.removeprefix("pubmed_qa[").split("-")[0] for name in names} == expected
+
+
+def test_a_run_without_a_model_does_not_load_the_evaluation_machinery(medhelm: Medhelm) -> None:
+    # Every pytest run in an environment with the plugin loads it: a plain test run must not pay
+    # for the registry, the engine, the loaders or pydantic (a third of a second at start-up).
+    medhelm.pytester.makepyfile(test_mine="def test_own():\n    assert 1 + 1 == 2\n")
+    medhelm.pytester.makeconftest("""
+import json, sys
+
+HEAVY = ["pydantic", "sqlite3", "aiohttp", "httpx", "pytest_medhelm.engine", "pytest_medhelm.models",
+         "pytest_medhelm.results", "pytest_medhelm.configurable", "pytest_medhelm.data",
+         "pytest_medhelm.benchmark", "pytest_medhelm.plugin.items"]
+
+def pytest_sessionfinish(session):
+    with open("loaded.json", "w") as handle:
+        json.dump([name for name in HEAVY if name in sys.modules], handle)
+""")
+
+    result = medhelm.run_subprocess()  # a fresh interpreter: nothing imported by an earlier session
+
+    result.assert_outcomes(passed=1)
+    assert json.loads((medhelm.path / "loaded.json").read_text()) == []

@@ -11,10 +11,9 @@ from __future__ import annotations
 import pytest
 
 from pytest_medhelm.plugin.fixtures import medhelm_model, medhelm_record, medhelm_test_server  # noqa: F401
-from pytest_medhelm.plugin.items import plugin_key
 from pytest_medhelm.plugin.options import add_options, read_settings
 from pytest_medhelm.plugin.report import ResultsReporter
-from pytest_medhelm.plugin.session import MedhelmPlugin
+from pytest_medhelm.plugin.session import MedhelmPlugin, plugin_key
 from pytest_medhelm.suites import SUITES_DIR
 from pytest_medhelm.taxonomy import load_taxonomy
 

@@ -12,18 +12,17 @@ harness code (retries, timeouts, concurrency) without a network.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_medhelm.engine import Completion, Engine
-from pytest_medhelm.models import ModelConfig, ModelRequest
-from pytest_medhelm.plugin.items import below_pass_rule, plugin_key, usage_fields
-from pytest_medhelm.results import InstanceRecord
+from pytest_medhelm.plugin.session import plugin_key
 
 if TYPE_CHECKING:
+    from pytest_medhelm.engine import Completion, Engine
+    from pytest_medhelm.models import ModelConfig, ModelRequest
+    from pytest_medhelm.results import InstanceRecord
     from pytest_medhelm.testserver import TestServer
 
 
@@ -39,6 +38,8 @@ class ModelClient:
         return self.config.name
 
     def _request(self, prompt: str, max_tokens: int, temperature: float, stop: tuple[str, ...]) -> ModelRequest:
+        from pytest_medhelm.models import ModelRequest
+
         return ModelRequest(prompt=prompt, max_tokens=max_tokens, temperature=temperature, stop=tuple(stop))
 
     def complete(self, prompt: str, *, max_tokens: int = 512, temperature: float = 0.0,
@@ -47,6 +48,8 @@ class ModelClient:
 
     async def acomplete(self, prompt: str, *, max_tokens: int = 512, temperature: float = 0.0,
                         stop: tuple[str, ...] = ()) -> Completion:
+        import asyncio
+
         request = self._request(prompt, max_tokens, temperature, stop)
         return await asyncio.wrap_future(self._engine.submit(self._engine.complete(self.config, request)))
 
@@ -62,7 +65,7 @@ def medhelm_model(request: pytest.FixtureRequest) -> ModelClient:
     return ModelClient(plugin.engine, model)
 
 
-Recorder = Callable[..., InstanceRecord]
+Recorder = Callable[..., "InstanceRecord"]
 
 
 @pytest.fixture
@@ -77,6 +80,9 @@ def medhelm_record(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         # A low score points at the user's test, not at this frame, whose arguments hold the
         # model's output.
         __tracebackhide__ = True
+        from pytest_medhelm.plugin.items import below_pass_rule, usage_fields
+        from pytest_medhelm.results import InstanceRecord
+
         passed = pass_at is None or score >= pass_at
         usage = usage_fields(completion) if completion else {"model": "unknown"}
         if model:

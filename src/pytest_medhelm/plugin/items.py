@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -22,11 +22,9 @@ from pytest_medhelm.models import ModelConfig
 from pytest_medhelm.results import InstanceRecord
 from pytest_medhelm.taxonomy import slug
 
-if TYPE_CHECKING:
-    from pytest_medhelm.plugin.session import MedhelmPlugin
+from pytest_medhelm.plugin.session import plugin_key
 
 outcome_key = pytest.StashKey[Outcome]()
-plugin_key = pytest.StashKey["MedhelmPlugin"]()
 _UNSAFE_ID = re.compile(r"[\s\[\]:]+")
 
 

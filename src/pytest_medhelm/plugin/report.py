@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_medhelm.results import PREFIX, InstanceRecord, ResultsFile, aggregate
 from pytest_medhelm.plugin.options import Settings
 from pytest_medhelm.taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    from pytest_medhelm.results import InstanceRecord, ResultsFile
 
 
 class ResultsReporter:
@@ -27,15 +30,18 @@ class ResultsReporter:
         self.results: ResultsFile | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = InstanceRecord.from_properties(report.user_properties) if report.when == "call" else None
-        if record is not None:
-            self.records.append(record)
-        if report.failed:
-            if record is None:
-                self.hard_failures += 1
+        record = None
+        if report.user_properties:  # a plain test has none: results (pydantic) are not even imported
+            from pytest_medhelm.results import PREFIX, InstanceRecord
+
+            record = InstanceRecord.from_properties(report.user_properties) if report.when == "call" else None
+            if record is not None:
+                self.records.append(record)
             props = dict(report.user_properties)
-            if report.when != "call" and PREFIX + "benchmark" in props:
+            if report.failed and report.when != "call" and PREFIX + "benchmark" in props:
                 self.errors[(str(props[PREFIX + "benchmark"]), str(props.get(PREFIX + "model", "")))] += 1
+        if report.failed and record is None:
+            self.hard_failures += 1
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -44,6 +50,8 @@ class ResultsReporter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.records or self.errors:
+            from pytest_medhelm.results import aggregate
+
             notes = []
             if any(record.open_ended for record in self.records):
                 notes.append("LLM jury not configured: open-ended benchmarks are scored by ROUGE-L (0-1) "

@@ -3,30 +3,38 @@
 Registered in ``pytest_configure`` and stored under ``plugin_key``. Before the run loop starts it
 queues every item this process will run (under xdist: this worker's share) on the engine, in item
 order, so the model server is kept busy while pytest walks the items one at a time.
+
+Every pytest run with the plugin installed loads this module, MedHELM or not: the registry, the
+engine, the data loaders and the items are imported when a session first needs them, so a plain
+test run does not pay for them (pydantic, asyncio and the rest cost a third of a second).
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_medhelm.benchmark import Benchmark, ScoreContext
-from pytest_medhelm.configurable import is_user_benchmark
-from pytest_medhelm.data import DataSettings, LoadedBenchmark, load
-from pytest_medhelm.engine import Engine, ResponseCache
-from pytest_medhelm.engine.pipeline import Job, Pipeline
-from pytest_medhelm.evaluate import Outcome, evaluate
-from pytest_medhelm.models import ModelConfig, ModelRegistry, RegistryError
-from pytest_medhelm.plugin.items import InstanceItem, BenchmarkModule, UserBenchmarkFile
 from pytest_medhelm.plugin.options import Settings
 from pytest_medhelm.plugin.report import prune_silent_phase_reports
 from pytest_medhelm.plugin.runner import needs_full_protocol, phases_hooked_elsewhere, run_phases
-from pytest_medhelm.suites import is_suite_module
+from pytest_medhelm.suites import is_suite_module, is_user_benchmark
+
+if TYPE_CHECKING:
+    from pytest_medhelm.benchmark import Benchmark
+    from pytest_medhelm.data import DataSettings, LoadedBenchmark
+    from pytest_medhelm.engine import Engine
+    from pytest_medhelm.engine.pipeline import Job, Pipeline
+    from pytest_medhelm.evaluate import Outcome
+    from pytest_medhelm.models import ModelConfig, ModelRegistry
+    from pytest_medhelm.plugin.items import InstanceItem
+
+plugin_key = pytest.StashKey["MedhelmPlugin"]()
 
 # workerinput flag set by the controller when its MedhelmScheduling hands out the items.
 PARTITION_KEY = "medhelm_partition"
@@ -51,13 +59,17 @@ class MedhelmPlugin:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        try:
-            self.registry = ModelRegistry.load(settings.models_file)
-            self.models: list[ModelConfig] = [self.registry.resolve(name) for name in settings.models]
-        except RegistryError as exc:
-            raise pytest.UsageError(f"medhelm: {exc}") from None
-        self.data = DataSettings(data_dir=settings.data_dir, download=settings.download,
-                                 paths=settings.data_paths)
+        self.registry: ModelRegistry | None = None
+        self.models: list[ModelConfig] = []
+        if settings.models or settings.models_file is not None:
+            from pytest_medhelm.models import ModelRegistry, RegistryError
+
+            try:
+                self.registry = ModelRegistry.load(settings.models_file)
+                self.models = [self.registry.resolve(name) for name in settings.models]
+            except RegistryError as exc:
+                raise pytest.UsageError(f"medhelm: {exc}") from None
+        self._data: DataSettings | None = None
         self._engine: Engine | None = None
         self._pipeline: Pipeline | None = None
         self._queued: set[int] = set()
@@ -66,7 +78,18 @@ class MedhelmPlugin:
 
     # -- data and engine --------------------------------------------------------------------------
 
+    @property
+    def data(self) -> DataSettings:
+        if self._data is None:
+            from pytest_medhelm.data import DataSettings
+
+            self._data = DataSettings(data_dir=self.settings.data_dir, download=self.settings.download,
+                                      paths=self.settings.data_paths)
+        return self._data
+
     def load(self, benchmark: Benchmark) -> LoadedBenchmark:
+        from pytest_medhelm.data import load
+
         return load(benchmark, self.data, cap=self.settings.max_instances)
 
     @property
@@ -79,11 +102,16 @@ class MedhelmPlugin:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from pytest_medhelm.engine import Engine, ResponseCache
+
             cache = ResponseCache(self.settings.cache) if self.settings.cache is not None else None
             self._engine = Engine(concurrency=self.concurrency, cache=cache)
         return self._engine
 
     def _job(self, item: InstanceItem) -> Any:
+        from pytest_medhelm.benchmark import ScoreContext
+        from pytest_medhelm.evaluate import evaluate
+
         ctx = ScoreContext(data_dir=item.loaded.data_dir, engine=self.engine, model=item.model)
         return evaluate(item.benchmark, item.instance, item.model, self.engine, ctx)
 
@@ -98,15 +126,22 @@ class MedhelmPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if is_suite_module(module_path):
+            from pytest_medhelm.plugin.items import BenchmarkModule
+
             return BenchmarkModule.from_parent(parent, path=module_path)
         return None
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if is_user_benchmark(file_path):
+            from pytest_medhelm.plugin.items import UserBenchmarkFile
+
             return UserBenchmarkFile.from_parent(parent, path=file_path)
         return None
 
     def _my_items(self, session: pytest.Session) -> list[InstanceItem]:
+        instance_item = _instance_item_type()
+        if instance_item is None:
+            return []
         items = list(session.items)
         share = worker_share(self.config)
         if share is not None:
@@ -115,12 +150,14 @@ class MedhelmPlugin:
             # Must match the controller's MedhelmScheduling: item i runs on worker i % count.
             index, count = share
             items = items[index::count]
-        return [item for item in items if isinstance(item, InstanceItem)]
+        return [item for item in items if isinstance(item, instance_item)]
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Iterator[None]:
         items = self._my_items(session) if not session.config.option.collectonly else []
         if items:
+            from pytest_medhelm.engine.pipeline import Pipeline
+
             def jobs() -> Iterator[Job]:
                 for item in items:
                     yield id(item), lambda item=item: self._job(item)
@@ -139,7 +176,8 @@ class MedhelmPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-        if not isinstance(item, InstanceItem) or needs_full_protocol(item):
+        instance_item = _instance_item_type()
+        if instance_item is None or not isinstance(item, instance_item) or needs_full_protocol(item):
             return None
         hooked = self._phases_hooked.get(item.path)
         if hooked is None:  # conftests apply per directory: asked once per suite file
@@ -161,6 +199,12 @@ class MedhelmPlugin:
             # collections and the interpreter's exit then skip the whole session, which costs
             # them a quarter of a second at 2,000 items.
             freeze_session()
+
+
+def _instance_item_type() -> type[InstanceItem] | None:
+    """InstanceItem, once a benchmark has been collected (before that, no instance item exists)."""
+    items = sys.modules.get("pytest_medhelm.plugin.items")
+    return None if items is None else items.InstanceItem
 
 
 # A session's objects are moved to the GC's permanent generation, and stay there when the session

@@ -1,16 +1,25 @@
 """The built-in MedHELM benchmarks: one module per benchmark, ``<category>/test_<id>.py``.
 
 Each module declares ``BENCHMARK`` and nothing else; the plugin turns its instances into items.
+The plugin asks this module, at every file pytest considers, whether it is a benchmark: a
+built-in suite module, or a hospital's own ``*.medhelm.yaml`` (see ``configurable``).
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_medhelm.benchmark import Benchmark
+if TYPE_CHECKING:
+    from pytest_medhelm.benchmark import Benchmark
 
 SUITES_DIR = Path(__file__).resolve().parent
+USER_BENCHMARK_SUFFIX = ".medhelm.yaml"
+
+
+def is_user_benchmark(path: Path) -> bool:
+    return Path(path).name.endswith(USER_BENCHMARK_SUFFIX)
 
 
 def is_suite_module(path: Path) -> bool:
@@ -25,6 +34,8 @@ def module_name(path: Path) -> str:
 
 
 def load_benchmark(path: Path) -> Benchmark:
+    from pytest_medhelm.benchmark import Benchmark
+
     module = importlib.import_module(module_name(path))
     benchmark = getattr(module, "BENCHMARK", None)
     if not isinstance(benchmark, Benchmark):

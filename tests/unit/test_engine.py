@@ -7,6 +7,7 @@ sent and what comes back. Counts are read at the server, so they are what really
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import socket
@@ -438,3 +439,22 @@ def test_a_completion_carries_token_usage_and_cost(
     assert (completion.input_tokens, completion.output_tokens) == (4, 3)
     assert completion.cost_usd == pytest.approx((4 * 2.0 + 3 * 10.0) / 1e6)
     assert completion.cached is False and completion.latency_s > 0
+
+
+def test_an_https_endpoint_verifies_certificates_and_plain_http_loads_no_ca_bundle() -> None:
+    import ssl
+
+    from pytest_medhelm.engine.core import _aiohttp_transport
+
+    async def connector_tls(base_url: str) -> tuple[object, object]:
+        transport = _aiohttp_transport(base_url, 4)
+        session = transport.get_client()
+        try:
+            return transport.ssl_context, session.connector._ssl  # type: ignore[union-attr]
+        finally:
+            await session.close()
+
+    context, used = asyncio.run(connector_tls("https://api.example.invalid/v1"))
+    assert used is context and context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    _, used = asyncio.run(connector_tls("http://127.0.0.1:8000/v1"))
+    assert used is True  # aiohttp's own verified default, were a TLS connection ever opened

@@ -367,12 +367,19 @@ def _aiohttp_transport(base_url: str, limit: int) -> httpx.AsyncBaseTransport:
     import httpx
     from httpx_aiohttp import AiohttpTransport
 
+    url = httpx.URL(base_url)
     # The environment's proxy is looked up once here: aiohttp's trust_env would look it up again
     # for every request, which costs more than the request itself.
-    host = httpx.URL(base_url).host
-    proxy = None if urllib.request.proxy_bypass(host) else urllib.request.getproxies().get(httpx.URL(base_url).scheme)
-    return AiohttpTransport(proxy=httpx.Proxy(proxy) if proxy else None,
-                            client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)))
+    proxy = None if urllib.request.proxy_bypass(url.host) else urllib.request.getproxies().get(url.scheme)
+    # TLS verification (httpx's: certifi, or SSL_CERT_FILE) is set up for an https endpoint only:
+    # loading the CA bundle costs 50 ms before the first request, and a plain-http endpoint (a
+    # local server) never opens a TLS connection, since redirects are not followed.
+    tls = url.scheme == "https"
+    transport = AiohttpTransport(
+        verify=tls, proxy=httpx.Proxy(proxy) if proxy else None,
+        client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+            limit=limit, **({"ssl": transport.ssl_context} if tls else {}))))
+    return transport
 
 
 def _error_detail(response: httpx.Response, secrets: list[str]) -> str:

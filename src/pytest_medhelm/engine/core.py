@@ -46,6 +46,8 @@ from pytest_medhelm.models.registry import ModelConfig
 if TYPE_CHECKING:
     import httpx
 
+    from pytest_medhelm.engine.process import EngineProcess
+
 # httpx and aiohttp are imported when the first request is sent, not at plugin load: together
 # they cost every pytest start-up half a second, and a run served from the cache needs neither.
 
@@ -153,8 +155,10 @@ class EngineStats:
 class Engine:
     def __init__(self, *, concurrency: int = 16, cache: ResponseCache | None = None,
                  retry: RetryPolicy = RetryPolicy(), transport: httpx.AsyncBaseTransport | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, process: EngineProcess | None = None) -> None:
         self.concurrency = max(1, concurrency)
+        # Network calls go to this child process when given (see engine.process); baselines stay here.
+        self._process = process
         self.cache = cache
         self.retry = retry
         self.stats = EngineStats()
@@ -204,6 +208,8 @@ class Engine:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
+        if self._process is not None:
+            self._process.close()
         if self.cache is not None:
             self.cache.close()
 
@@ -217,6 +223,13 @@ class Engine:
             text, usage = baselines.complete(model.model, request)
             return Completion(model.name, text, usage.input_tokens, usage.output_tokens,
                               time.perf_counter() - started, False, 0.0)
+        if self._process is not None:
+            try:
+                return await self._process.complete(model, request)
+            except FatalModelError as exc:
+                if self.fatal is None:
+                    self.fatal = exc
+                raise
         call = build_call(model, request)
         key = cache_key({"provider": model.provider, "base_url": model.base_url, "model": model.model}, call.body)
         if self.cache is not None:

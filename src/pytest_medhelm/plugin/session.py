@@ -75,6 +75,9 @@ class MedhelmPlugin:
         self._queued: set[int] = set()
         release_frozen_session()
         self._phases_hooked: dict[Path, bool] = {}
+        if self._calls_in_child() and not config.option.collectonly:
+            # Started now, the child imports its HTTP client on the other core while pytest collects.
+            self.engine  # noqa: B018
 
     # -- data and engine --------------------------------------------------------------------------
 
@@ -104,9 +107,24 @@ class MedhelmPlugin:
         if self._engine is None:
             from pytest_medhelm.engine import Engine, ResponseCache
 
-            cache = ResponseCache(self.settings.cache) if self.settings.cache is not None else None
-            self._engine = Engine(concurrency=self.concurrency, cache=cache)
+            if self._calls_in_child():
+                from pytest_medhelm.engine.process import EngineProcess
+
+                child = EngineProcess(concurrency=self.concurrency, cache=self.settings.cache)
+                self._engine = Engine(concurrency=self.concurrency, process=child)
+            else:
+                cache = ResponseCache(self.settings.cache) if self.settings.cache is not None else None
+                self._engine = Engine(concurrency=self.concurrency, cache=cache)
         return self._engine
+
+    def _calls_in_child(self) -> bool:
+        """Model calls in a child process (engine.process): for a single process calling models
+        over HTTP. xdist workers are already one process each and keep their calls in-process."""
+        import os
+
+        controller = bool(getattr(self.config.option, "numprocesses", None))  # xdist's: no items here
+        return (os.name == "posix" and worker_share(self.config) is None and not controller
+                and any(model.provider != "baseline" for model in self.models))
 
     def _job(self, item: InstanceItem) -> Any:
         from pytest_medhelm.benchmark import ScoreContext

@@ -11,6 +11,8 @@ import asyncio
 import email.utils
 import json
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -458,3 +460,108 @@ def test_an_https_endpoint_verifies_certificates_and_plain_http_loads_no_ca_bund
     assert used is context and context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     _, used = asyncio.run(connector_tls("http://127.0.0.1:8000/v1"))
     assert used is True  # aiohttp's own verified default, were a TLS connection ever opened
+
+
+# -- model calls in a child process (engine.process) -------------------------------------------
+
+@pytest.fixture
+def make_process_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
+    """Engines whose network calls go to a child process; each closed (child and all) after the test."""
+    from pytest_medhelm.engine.process import EngineProcess
+
+    engines: list[Engine] = []
+
+    def make(concurrency: int = 4) -> Engine:
+        child = EngineProcess(concurrency=concurrency, cache=tmp_path / "responses.sqlite")
+        engine = Engine(concurrency=concurrency, process=child)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+def test_a_child_process_answers_with_usage_and_serves_a_repeat_from_its_cache(
+        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    server = medhelm_test_server()
+    engine = make_process_engine()
+    model = local_model(server)
+
+    first = ask(engine, model)
+    second = ask(engine, model)
+
+    assert first.model == model.name and first.text and first.input_tokens > 0 and not first.cached
+    assert second.cached and second.text == first.text and second.input_tokens == first.input_tokens
+    assert server.stats.requests == 1
+
+
+def test_a_child_process_keeps_its_concurrency_in_flight(
+        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    server = medhelm_test_server(latency=0.1, slots=32)
+    engine = make_process_engine(concurrency=6)
+
+    results = ask_all(engine, local_model(server), [f"question {i}" for i in range(30)])
+
+    assert all(isinstance(result, Completion) for result in results)
+    assert server.stats.peak_in_flight == 6
+
+
+def test_a_rejected_key_in_the_child_is_fatal_in_the_parent_without_the_key(
+        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, SECRET)  # the child inherits the environment, as a real key would reach it
+    server = medhelm_test_server(api_key="the-right-key")
+    engine = make_process_engine()
+    model = local_model(server, api_key_env=KEY_ENV)
+
+    with pytest.raises(FatalModelError) as first:
+        ask(engine, model, "question 0")
+    later = ask_all(engine, model, [f"question {i}" for i in range(1, 6)])
+
+    assert engine.fatal is first.value
+    assert all(error is first.value for error in later)
+    assert server.stats.requests == 1
+    assert "401" in str(first.value) and SECRET not in str(first.value)
+
+
+def test_calls_fail_clearly_once_the_child_is_gone_and_close_ends_it(
+        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    server = medhelm_test_server()
+    engine = make_process_engine()
+    model = local_model(server)
+    ask(engine, model)
+    child = engine._process._process  # type: ignore[union-attr]
+
+    child.kill()
+    child.wait(timeout=10)
+    with pytest.raises(ModelError, match="engine process exited"):
+        ask(engine, model, "a question after the child died")
+
+    engine.close()
+    assert child.poll() is not None
+
+
+def test_the_child_does_not_outlive_a_parent_that_dies_without_closing(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os\n"
+        "from pytest_medhelm.engine.process import EngineProcess\n"
+        "child = EngineProcess(concurrency=1, cache=None)\n"
+        "print(child._process.pid, flush=True)\n"
+        "os._exit(0)  # no close(): the way a SIGKILLed parent goes\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    pid = int(result.stdout.strip())
+
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left

@@ -200,6 +200,8 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             for transport in {id(c.transport): c.transport for c in self._channels.values()}.values():
                 await transport.aclose()
+            if self._process is not None:
+                self._process.disconnect()
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)

@@ -114,6 +114,12 @@ class EngineProcess:
         await writer.drain()
         return await future
 
+    def disconnect(self) -> None:
+        """On the parent engine's loop, as it shuts down: close our end (the child sees EOF and exits)."""
+        if self._connected is not None and self._connected.done() and not self._connected.cancelled() \
+                and self._connected.exception() is None:
+            self._connected.result().close()
+
     def close(self, timeout_s: float = 10.0) -> None:
         """Close the socket (the child finishes and exits), then wait for it."""
         self._socket.close()

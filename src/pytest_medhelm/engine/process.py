@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import pickle
 import socket
 import struct
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         engine.submit(_serve(engine, socket.socket(fileno=args.fd))).result()
     finally:
         engine.close()
+    # Every answer is committed and the cache closed: skip the interpreter's teardown, which the
+    # parent's session end would otherwise wait for.
+    os._exit(0)
 
 
 if __name__ == "__main__":

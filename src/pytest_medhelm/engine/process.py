@@ -73,10 +73,11 @@ class EngineProcess:
         self._models: dict[str, ModelConfig] = {}
         self._ids = itertools.count()
         self._gone: ModelError | None = None
+        self._receiver: asyncio.Future[None] | None = None  # held: the loop keeps tasks only weakly
 
     async def _open(self) -> asyncio.StreamWriter:
         reader, writer = await asyncio.open_connection(sock=self._socket)
-        asyncio.ensure_future(self._receive(reader))
+        self._receiver = asyncio.ensure_future(self._receive(reader))
         return writer
 
     async def _receive(self, reader: asyncio.StreamReader) -> None:

@@ -37,8 +37,8 @@ class ResultsReporter:
             record = InstanceRecord.from_properties(report.user_properties) if report.when == "call" else None
             if record is not None:
                 self.records.append(record)
-            props = dict(report.user_properties)
-            if report.failed and report.when != "call" and PREFIX + "benchmark" in props:
+            props = dict(report.user_properties) if report.failed and report.when != "call" else {}
+            if PREFIX + "benchmark" in props:
                 self.errors[(str(props[PREFIX + "benchmark"]), str(props.get(PREFIX + "model", "")))] += 1
         if report.failed and record is None:
             self.hard_failures += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,8 +121,6 @@ class MedhelmPlugin:
     def _calls_in_child(self) -> bool:
         """Model calls in a child process (engine.process): for a single process calling models
         over HTTP. xdist workers are already one process each and keep their calls in-process."""
-        import os
-
         controller = bool(getattr(self.config.option, "numprocesses", None))  # xdist's: no items here
         return (os.name == "posix" and worker_share(self.config) is None and not controller
                 and any(model.provider != "baseline" for model in self.models))

@@ -46,7 +46,7 @@ from pytest_medhelm.models.registry import ModelConfig
 if TYPE_CHECKING:
     import httpx
 
-    from pytest_medhelm.engine.process import EngineProcess
+    from pytest_medhelm.engine.process import EngineConnection
 
 # httpx and aiohttp are imported when the first request is sent, not at plugin load: together
 # they cost every pytest start-up half a second, and a run served from the cache needs neither.
@@ -155,7 +155,7 @@ class EngineStats:
 class Engine:
     def __init__(self, *, concurrency: int = 16, cache: ResponseCache | None = None,
                  retry: RetryPolicy = RetryPolicy(), transport: httpx.AsyncBaseTransport | None = None,
-                 env: Mapping[str, str] | None = None, process: EngineProcess | None = None) -> None:
+                 env: Mapping[str, str] | None = None, process: EngineConnection | None = None) -> None:
         self.concurrency = max(1, concurrency)
         # Network calls go to this child process when given (see engine.process); baselines stay here.
         self._process = process

@@ -8,9 +8,16 @@ pipeline and the scorers, and hands each network model call to a child process r
 ordinary ``Engine``: response cache, retries, rate limits, in-flight de-duplication and fatal
 errors all work there as they do in-process.
 
-The two talk over a socket pair (the child is ours: nothing else can connect) in frames of a
-4-byte length and a pickle. The child exits when the socket closes, so it never outlives its
-parent.
+Under xdist the controller starts the child and it serves the whole session: each worker connects
+(:class:`EngineConnection`) to a Unix socket in a private directory, so the concurrency budget,
+the rate limits and the de-duplication of identical requests are the session's, not a worker's.
+The controller can also *plan* requests: the child starts them at once and keeps each answer
+for the worker whose item asks for it later, so the model server is busy while the workers are
+still starting up. A planned request the workers turn out not to need is *dropped* (cancelled if
+it has not been sent yet).
+
+Frames are a 4-byte length and a pickle, over sockets only this user's processes can reach. The
+child exits when its owner's socket closes, so it never outlives the session.
 """
 
 from __future__ import annotations
@@ -20,10 +27,13 @@ import asyncio
 import itertools
 import os
 import pickle
+import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +65,14 @@ def _completion_fields(completion: Completion) -> tuple[Any, ...]:
             completion.latency_s, completion.cached, completion.cost_usd, completion.reasoning_tokens)
 
 
-class EngineProcess:
-    """The parent's end: starts the child at once, sends it calls from the parent engine's loop."""
+class EngineConnection:
+    """One process's connection to the engine process; its calls run on that process's engine loop.
 
-    def __init__(self, *, concurrency: int, cache: Path | None) -> None:
-        parent_end, child_end = socket.socketpair()
-        command = [sys.executable, "-m", "pytest_medhelm.engine.process", "--fd", str(child_end.fileno()),
-                   "--concurrency", str(concurrency)]
-        if cache is not None:
-            command += ["--cache", str(cache)]
-        self._process = subprocess.Popen(command, pass_fds=[child_end.fileno()], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL)
-        child_end.close()
-        self._socket = parent_end
+    Built with the Unix socket address an :class:`EngineProcess` listens on (an xdist worker's end).
+    """
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
         self._connected: asyncio.Future[asyncio.StreamWriter] | None = None
         self._pending: dict[int, asyncio.Future[Completion]] = {}
         self._models: dict[str, ModelConfig] = {}
@@ -75,8 +80,31 @@ class EngineProcess:
         self._gone: ModelError | None = None
         self._receiver: asyncio.Future[None] | None = None  # held: the loop keeps tasks only weakly
 
+    async def _open_streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        assert self.address is not None
+        return await asyncio.open_unix_connection(self.address)
+
+    def _gone_error(self) -> ModelError:
+        return ModelError("the session's engine process is gone")
+
+    async def _writer(self, model: ModelConfig) -> asyncio.StreamWriter:
+        if self._gone is not None:
+            raise self._gone
+        if self._connected is None:
+            self._connected = asyncio.ensure_future(self._open())
+        writer = await self._connected
+        if self._models.get(model.name) is not model:
+            # A model's config crosses once; a different config under the same name replaces it.
+            self._models[model.name] = model
+            writer.write(_frame(("model", model.name, model)))
+        return writer
+
     async def _open(self) -> asyncio.StreamWriter:
-        reader, writer = await asyncio.open_connection(sock=self._socket)
+        try:
+            reader, writer = await self._open_streams()
+        except OSError as exc:
+            self._gone = ModelError(f"cannot reach the session's engine process: {exc}")
+            raise self._gone from None
         self._receiver = asyncio.ensure_future(self._receive(reader))
         return writer
 
@@ -94,33 +122,81 @@ class EngineProcess:
                     future.set_exception(FatalModelError(message) if kind == "fatal" else ModelError(message))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
-        self._gone = ModelError(f"the engine process exited (status {self._process.poll()})")
+        self._gone = self._gone_error()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(self._gone)
         self._pending.clear()
 
     async def complete(self, model: ModelConfig, request: ModelRequest) -> Completion:
-        if self._gone is not None:
-            raise self._gone
-        if self._connected is None:
-            self._connected = asyncio.ensure_future(self._open())
-        writer = await self._connected
-        if self._models.get(model.name) is not model:
-            # A model's config crosses once; a different config under the same name replaces it.
-            self._models[model.name] = model
-            writer.write(_frame(("model", model.name, model)))
+        writer = await self._writer(model)
         request_id = next(self._ids)
         future = self._pending[request_id] = asyncio.get_running_loop().create_future()
         writer.write(_frame(("complete", request_id, model.name, _request_fields(request))))
         await writer.drain()
         return await future
 
+    async def plan(self, model: ModelConfig, requests: Iterable[ModelRequest]) -> None:
+        """Have the engine process start these calls now; their answers wait there for ``complete``."""
+        await self._send(model, "plan", requests)
+
+    async def drop(self, model: ModelConfig, requests: Iterable[ModelRequest]) -> None:
+        """Planned calls no item will ask for: cancelled unless already answered or asked for."""
+        await self._send(model, "drop", requests)
+
+    async def _send(self, model: ModelConfig, kind: str, requests: Iterable[ModelRequest]) -> None:
+        writer = await self._writer(model)
+        writer.write(_frame((kind, model.name, [_request_fields(request) for request in requests])))
+        await writer.drain()
+
     def disconnect(self) -> None:
-        """On the parent engine's loop, as it shuts down: close our end (the child sees EOF and exits)."""
+        """On the engine loop, as it shuts down: close this end."""
         if self._connected is not None and self._connected.done() and not self._connected.cancelled() \
                 and self._connected.exception() is None:
             self._connected.result().close()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """After the engine loop has stopped: nothing to wait for on a connection."""
+
+
+class EngineProcess(EngineConnection):
+    """Starts the child at once; calls from this process go over a socket pair.
+
+    With ``listen``, the child also accepts connections from other processes (xdist workers) at
+    :attr:`address`, a socket in a directory only this user can enter.
+    """
+
+    def __init__(self, *, concurrency: int, cache: Path | None, listen: bool = False) -> None:
+        parent_end, child_end = socket.socketpair()
+        command = [sys.executable, "-m", "pytest_medhelm.engine.process", "--fd", str(child_end.fileno()),
+                   "--concurrency", str(concurrency)]
+        if cache is not None:
+            command += ["--cache", str(cache)]
+        passed = [child_end]
+        self._directory: str | None = None
+        address: str | None = None
+        if listen:
+            # Bound here, not in the child: a worker may connect before the child is up (the
+            # connection waits in the backlog), and the directory (mode 0700) keeps others out.
+            self._directory = tempfile.mkdtemp(prefix="medhelm-engine-")
+            address = os.path.join(self._directory, "engine.sock")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(address)
+            listener.listen(128)
+            passed.append(listener)
+            command += ["--listen-fd", str(listener.fileno())]
+        self._process = subprocess.Popen(command, pass_fds=[s.fileno() for s in passed],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        for sock in passed:
+            sock.close()
+        self._socket = parent_end
+        super().__init__(address)
+
+    async def _open_streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(sock=self._socket)
+
+    def _gone_error(self) -> ModelError:
+        return ModelError(f"the engine process exited (status {self._process.poll()})")
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Close the socket (the child finishes and exits), then wait for it."""
@@ -130,52 +206,109 @@ class EngineProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
 
 
 # -- the child ------------------------------------------------------------------------------------
 
-async def _serve(engine: Engine, sock: socket.socket) -> None:
-    reader, writer = await asyncio.open_connection(sock=sock)
-    models: dict[str, ModelConfig] = {}
-    running: set[asyncio.Task[None]] = set()
+class _Hub:
+    """The child's side of every connection: one engine, one table of planned calls."""
 
-    async def answer(request_id: int, model: ModelConfig, request: ModelRequest) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.planned: dict[tuple[str, ModelRequest], asyncio.Task[Completion]] = {}
+        self.claimed: set[tuple[str, ModelRequest]] = set()
+        self.running: set[asyncio.Task[Any]] = set()
+
+    def _start(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return task
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection, until it closes."""
+        models: dict[str, ModelConfig] = {}
+        while True:
+            try:
+                message = await _read(reader)
+            except (asyncio.IncompleteReadError, ConnectionError, OSError):
+                break  # that process closed its end, or is gone
+            kind = message[0]
+            if kind == "model":
+                models[message[1]] = message[2]
+            elif kind == "complete":
+                _, request_id, name, fields = message
+                self._start(self._answer(writer, request_id, models[name], ModelRequest(*fields)))
+            elif kind == "plan":
+                self._plan(models[message[1]], message[2])
+            elif kind == "drop":
+                self._drop(message[1], message[2])
+        writer.close()
+
+    def _plan(self, model: ModelConfig, requests: list[tuple[Any, ...]]) -> None:
+        for fields in requests:
+            key = (model.name, ModelRequest(*fields))
+            if key not in self.planned:
+                task = self.planned[key] = self._start(self.engine.complete(model, key[1]))
+                # The asking item reports a failure; an unasked-for one is not worth a log line.
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def _drop(self, name: str, requests: list[tuple[Any, ...]]) -> None:
+        for fields in requests:
+            key = (name, ModelRequest(*fields))
+            if key not in self.claimed:
+                task = self.planned.pop(key, None)
+                if task is not None:
+                    task.cancel()
+
+    async def _answer(self, writer: asyncio.StreamWriter, request_id: int, model: ModelConfig,
+                      request: ModelRequest) -> None:
+        key = (model.name, request)
+        planned = self.planned.get(key)
         try:
-            reply = (request_id, True, _completion_fields(await engine.complete(model, request)))
+            if planned is not None:
+                self.claimed.add(key)
+                completion = await asyncio.shield(planned)
+            else:
+                completion = await self.engine.complete(model, request)
+            reply = (request_id, True, _completion_fields(completion))
         except FatalModelError as exc:
             reply = (request_id, False, ("fatal", str(exc)))
         except ModelError as exc:
             reply = (request_id, False, ("model", str(exc)))
-        except Exception as exc:  # a bug, not a model's answer: the parent's item errors with it
+        except Exception as exc:  # a bug, not a model's answer: the asking item errors with it
             reply = (request_id, False, ("error", f"engine process: {type(exc).__name__}: {exc}"))
         writer.write(_frame(reply))
 
-    while True:
-        try:
-            message = await _read(reader)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
-            break  # the parent closed the socket, or is gone
-        if message[0] == "model":
-            models[message[1]] = message[2]
-        else:
-            _, request_id, name, fields = message
-            task = asyncio.ensure_future(answer(request_id, models[name], ModelRequest(*fields)))
-            running.add(task)
-            task.add_done_callback(running.discard)
-    for task in running:
-        task.cancel()
-    await asyncio.gather(*running, return_exceptions=True)
+    async def close(self) -> None:
+        for task in self.running:
+            task.cancel()
+        await asyncio.gather(*self.running, return_exceptions=True)
+
+
+async def _serve(engine: Engine, owner: socket.socket, listener: socket.socket | None) -> None:
+    hub = _Hub(engine)
+    server = await asyncio.start_unix_server(hub.serve, sock=listener) if listener is not None else None
+    await hub.serve(*await asyncio.open_connection(sock=owner))
+    # The owner (the session) closed its end: the session is over.
+    if server is not None:
+        server.close()
+    await hub.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="pytest-medhelm's engine process (started by the plugin)")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--listen-fd", type=int)
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--cache", type=Path)
     args = parser.parse_args(argv)
     engine = Engine(concurrency=args.concurrency, cache=ResponseCache(args.cache) if args.cache else None)
+    listener = socket.socket(fileno=args.listen_fd) if args.listen_fd is not None else None
     try:
-        engine.submit(_serve(engine, socket.socket(fileno=args.fd))).result()
+        engine.submit(_serve(engine, socket.socket(fileno=args.fd), listener)).result()
     finally:
         engine.close()
     # Every answer is committed and the cache closed: skip the interpreter's teardown, which the

@@ -15,7 +15,7 @@ import gc
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +31,18 @@ if TYPE_CHECKING:
     from pytest_medhelm.data import DataSettings, LoadedBenchmark
     from pytest_medhelm.engine import Engine
     from pytest_medhelm.engine.pipeline import Job, Pipeline
+    from pytest_medhelm.engine.process import EngineConnection
     from pytest_medhelm.evaluate import Outcome
     from pytest_medhelm.models import ModelConfig, ModelRegistry
     from pytest_medhelm.plugin.items import InstanceItem
+    from pytest_medhelm.plugin.plan import Plan
 
 plugin_key = pytest.StashKey["MedhelmPlugin"]()
 
 # workerinput flag set by the controller when its MedhelmScheduling hands out the items.
 PARTITION_KEY = "medhelm_partition"
+# workerinput key: the Unix socket of the controller's engine process, which serves every worker.
+ENGINE_ADDRESS_KEY = "medhelm_engine"
 # Evaluations started ahead of the item pytest is on, per request slot.
 WINDOW_PER_SLOT = 4
 
@@ -46,6 +50,10 @@ WINDOW_PER_SLOT = 4
 def worker_index(worker_id: str) -> int:
     """``gw3`` -> 3: the controller's scheduler and the worker agree on shares by this number."""
     return int(worker_id[2:]) if worker_id[2:].isdigit() else 0
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and worker_share(config) is None
 
 
 def worker_share(config: pytest.Config) -> tuple[int, int] | None:
@@ -74,9 +82,11 @@ class MedhelmPlugin:
         self._engine: Engine | None = None
         self._pipeline: Pipeline | None = None
         self._queued: set[int] = set()
+        self._connection: EngineConnection | None = None
+        self._plan: Plan | None = None
         release_frozen_session()
         self._phases_hooked: dict[Path, bool] = {}
-        if self._calls_in_child() and not config.option.collectonly:
+        if self._calls_placement() != "here" and not config.option.collectonly:
             # Started now, the child imports its HTTP client on the other core while pytest collects.
             self.engine  # noqa: B018
 
@@ -108,22 +118,60 @@ class MedhelmPlugin:
         if self._engine is None:
             from pytest_medhelm.engine import Engine, ResponseCache
 
-            if self._calls_in_child():
-                from pytest_medhelm.engine.process import EngineProcess
-
-                child = EngineProcess(concurrency=self.concurrency, cache=self.settings.cache)
-                self._engine = Engine(concurrency=self.concurrency, process=child)
-            else:
+            placement = self._calls_placement()
+            if placement == "here":
                 cache = ResponseCache(self.settings.cache) if self.settings.cache is not None else None
                 self._engine = Engine(concurrency=self.concurrency, cache=cache)
+            else:
+                from pytest_medhelm.engine.process import EngineConnection, EngineProcess
+
+                if placement == "shared":
+                    self._connection = EngineConnection(self.config.workerinput[ENGINE_ADDRESS_KEY])  # type: ignore[attr-defined]
+                else:
+                    self._connection = EngineProcess(concurrency=self.concurrency, cache=self.settings.cache,
+                                                     listen=_is_xdist_controller(self.config))
+                self._engine = Engine(concurrency=self.concurrency, process=self._connection)
         return self._engine
 
-    def _calls_in_child(self) -> bool:
-        """Model calls in a child process (engine.process): for a single process calling models
-        over HTTP. xdist workers are already one process each and keep their calls in-process."""
-        controller = bool(getattr(self.config.option, "numprocesses", None))  # xdist's: no items here
-        return (os.name == "posix" and worker_share(self.config) is None and not controller
-                and any(model.provider != "baseline" for model in self.models))
+    def _calls_placement(self) -> str:
+        """Where this process's network model calls run: ``child``, a child process of its own (a
+        single process, or an xdist controller, whose child then serves every worker); ``shared``,
+        the controller's child (an xdist worker); or ``here``, in-process (only baseline models, a
+        platform without Unix sockets, or a worker whose controller started no child)."""
+        if os.name != "posix" or all(model.provider == "baseline" for model in self.models):
+            return "here"
+        if worker_share(self.config) is not None:
+            return "shared" if self.config.workerinput.get(ENGINE_ADDRESS_KEY) else "here"  # type: ignore[attr-defined]
+        return "child"
+
+    @property
+    def engine_address(self) -> str | None:
+        """The Unix socket of this session's engine process, for xdist workers (controller only)."""
+        return self._connection.address if self._connection is not None else None
+
+    # -- the controller's plan (plugin.plan) --------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.engine_address is None or worker_share(self.config) is not None:
+            return
+        from pytest_medhelm.plugin.plan import make_plan
+
+        self._plan = make_plan(self)
+        if self._plan is not None:
+            for model, requests in self._plan.by_model().values():
+                self._on_engine(self._connection.plan(model, requests))  # type: ignore[union-attr]
+
+    def confirm_plan(self, collected_ids: Sequence[str]) -> None:
+        """A worker's collection: drop the planned calls of items it did not collect."""
+        plan, self._plan = self._plan, None
+        if plan is not None:
+            for model, requests in plan.unneeded(collected_ids).values():
+                self._on_engine(self._connection.drop(model, requests))  # type: ignore[union-attr]
+
+    def _on_engine(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Not waited for: a child that is gone fails the items themselves, with a clear message.
+        self.engine.submit(coro).add_done_callback(lambda done: done.cancelled() or done.exception())
 
     def _job(self, item: InstanceItem) -> Any:
         from pytest_medhelm.benchmark import ScoreContext

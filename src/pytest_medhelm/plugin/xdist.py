@@ -1,4 +1,5 @@
-"""pytest-xdist glue: a static round-robin schedule, so each worker knows its share up front.
+"""pytest-xdist glue: a static round-robin schedule, so each worker knows its share up front, and
+the workers' way to the controller's engine process.
 
 xdist's default ``load`` schedule hands items out in growing batches, so a worker cannot know
 which items to queue on its engine. With MedHELM items we instead send worker k every item i with
@@ -14,8 +15,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from pytest_medhelm.plugin.session import PARTITION_KEY, worker_index
-
+from pytest_medhelm.plugin.session import ENGINE_ADDRESS_KEY, PARTITION_KEY, plugin_key, worker_index
 
 
 class MedhelmScheduling(LoadScheduling):
@@ -53,3 +53,9 @@ class XdistGlue:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[PARTITION_KEY] = self._ours(node.config)
+        address = node.config.stash[plugin_key].engine_address
+        if address is not None:
+            node.workerinput[ENGINE_ADDRESS_KEY] = address
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        node.config.stash[plugin_key].confirm_plan(ids)

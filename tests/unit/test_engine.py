@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -533,13 +535,40 @@ def test_calls_fail_clearly_once_the_child_is_gone_and_close_ends_it(
     ask(engine, model)
     child = engine._process._process  # type: ignore[union-attr]
 
-    child.kill()
-    child.wait(timeout=10)
+    os.kill(child.pid, signal.SIGKILL)
     with pytest.raises(ModelError, match="engine process exited"):
         ask(engine, model, "a question after the child died")
 
     engine.close()
-    assert child.poll() is not None
+    assert child.exitcode() is not None
+
+
+def test_a_forked_child_answers_caches_and_leaves_the_parents_output_alone(
+        medhelm_test_server: ServerFactory, tmp_path: Path) -> None:
+    # In a test process the server's thread is running, so children are spawned here; a fresh
+    # single-threaded parent forks, as a pytest session does.
+    server = medhelm_test_server()
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys\n"
+        "from pytest_medhelm.engine import Engine\n"
+        "from pytest_medhelm.engine.process import EngineProcess\n"
+        "from pytest_medhelm.models import ModelConfig, ModelRequest\n"
+        "print('written once', end=' ')  # still in the buffer when the child is forked\n"
+        "child = EngineProcess(concurrency=2, cache=sys.argv[2])\n"
+        "engine = Engine(concurrency=2, process=child)\n"
+        "model = ModelConfig(name='local', provider='openai', model='m', base_url=sys.argv[1])\n"
+        "answers = [engine.complete_sync(model, ModelRequest(prompt='q', max_tokens=4)) for _ in range(2)]\n"
+        "engine.close()\n"
+        "print(type(child._process).__name__, [a.cached for a in answers], child._process.exitcode())\n",
+        encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script), server.url, str(tmp_path / "cache.sqlite")],
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    if sys.platform.startswith("linux"):
+        assert result.stdout.strip() == "written once _Forked [False, True] 0"
+    assert server.stats.requests == 1
 
 
 def test_the_child_does_not_outlive_a_parent_that_dies_without_closing(tmp_path: Path) -> None:
@@ -548,10 +577,12 @@ def test_the_child_does_not_outlive_a_parent_that_dies_without_closing(tmp_path:
         "import os\n"
         "from pytest_medhelm.engine.process import EngineProcess\n"
         "child = EngineProcess(concurrency=1, cache=None)\n"
-        "print(child._process.pid, flush=True)\n"
+        "print(child._process.pid, type(child._process).__name__, flush=True)\n"
         "os._exit(0)  # no close(): the way a SIGKILLed parent goes\n", encoding="utf-8")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-    pid = int(result.stdout.strip())
+    pid_text, start = result.stdout.split()
+    pid = int(pid_text)
+    assert start == ("_Forked" if sys.platform.startswith("linux") else "_Spawned")
 
     deadline = time.monotonic() + 30
     while _alive(pid) and time.monotonic() < deadline:

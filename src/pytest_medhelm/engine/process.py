@@ -24,21 +24,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
+import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_medhelm.engine.cache import ResponseCache
-from pytest_medhelm.engine.core import Completion, Engine, FatalModelError, ModelError
+from pytest_medhelm.engine.core import Completion, Engine, FatalModelError, ModelError, preload_http_client
 from pytest_medhelm.models.providers import ModelRequest
 from pytest_medhelm.models.registry import ModelConfig
 
@@ -168,13 +172,10 @@ class EngineProcess(EngineConnection):
 
     def __init__(self, *, concurrency: int, cache: Path | None, listen: bool = False) -> None:
         parent_end, child_end = socket.socketpair()
-        command = [sys.executable, "-m", "pytest_medhelm.engine.process", "--fd", str(child_end.fileno()),
-                   "--concurrency", str(concurrency)]
-        if cache is not None:
-            command += ["--cache", str(cache)]
         passed = [child_end]
         self._directory: str | None = None
         address: str | None = None
+        listener: socket.socket | None = None
         if listen:
             # Bound here, not in the child: a worker may connect before the child is up (the
             # connection waits in the backlog), and the directory (mode 0700) keeps others out.
@@ -184,9 +185,12 @@ class EngineProcess(EngineConnection):
             listener.bind(address)
             listener.listen(128)
             passed.append(listener)
-            command += ["--listen-fd", str(listener.fileno())]
-        self._process = subprocess.Popen(command, pass_fds=[s.fileno() for s in passed],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        if _can_fork():
+            # A forked child has every module this process has imported (pytest, pydantic, the
+            # engine): it is serving within milliseconds, not after 0.3 s of imports of its own.
+            self._process: _Child = _Forked(parent_end, child_end, listener, concurrency, cache)
+        else:
+            self._process = _Spawned(child_end, listener, concurrency, cache)
         for sock in passed:
             sock.close()
         self._socket = parent_end
@@ -196,18 +200,78 @@ class EngineProcess(EngineConnection):
         return await asyncio.open_connection(sock=self._socket)
 
     def _gone_error(self) -> ModelError:
-        return ModelError(f"the engine process exited (status {self._process.poll()})")
+        return ModelError(f"the engine process exited (status {self._process.exitcode()})")
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Close the socket (the child finishes and exits), then wait for it."""
         self._socket.close()
+        self._process.wait(timeout_s)
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _can_fork() -> bool:
+    # Forking is safe only from a single-threaded process (a lock held by another thread stays
+    # held in the child), and only Linux's fork is free of the platform caveats macOS has.
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+class _Child(Protocol):
+    pid: int | None
+
+    def exitcode(self) -> int | None: ...
+
+    def wait(self, timeout_s: float) -> None: ...
+
+
+class _Forked:
+    """The child as a fork of this process (multiprocessing's ``fork`` start method)."""
+
+    def __init__(self, parent_end: socket.socket, owner: socket.socket, listener: socket.socket | None,
+                 concurrency: int, cache: Path | None) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        context = multiprocessing.get_context("fork")
+        self._process = context.Process(target=_forked_main, args=(parent_end, owner, listener, concurrency, cache),
+                                        name="medhelm-engine", daemon=True)
+        self._process.start()
+        self.pid = self._process.pid
+
+    def exitcode(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout_s: float) -> None:
+        self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+class _Spawned:
+    """The child as a new interpreter running this module (where forking is not safe)."""
+
+    def __init__(self, owner: socket.socket, listener: socket.socket | None, concurrency: int,
+                 cache: Path | None) -> None:
+        passed = [owner] if listener is None else [owner, listener]
+        command = [sys.executable, "-m", "pytest_medhelm.engine.process", "--fd", str(owner.fileno()),
+                   "--concurrency", str(concurrency)]
+        if listener is not None:
+            command += ["--listen-fd", str(listener.fileno())]
+        if cache is not None:
+            command += ["--cache", str(cache)]
+        self._process = subprocess.Popen(command, pass_fds=[sock.fileno() for sock in passed],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.pid = self._process.pid
+
+    def exitcode(self) -> int | None:
+        return self._process.poll()
+
+    def wait(self, timeout_s: float) -> None:
         try:
             self._process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        if self._directory is not None:
-            shutil.rmtree(self._directory, ignore_errors=True)
 
 
 # -- the child ------------------------------------------------------------------------------------
@@ -298,6 +362,31 @@ async def _serve(engine: Engine, owner: socket.socket, listener: socket.socket |
     await hub.close()
 
 
+def _run(owner: socket.socket, listener: socket.socket | None, concurrency: int, cache: Path | None) -> None:
+    """The child's life: serve until the owner's end closes, then exit without teardown."""
+    # Ctrl-C reaches the whole process group: the session handles it and closes its end, which
+    # ends this process cleanly; a KeyboardInterrupt here would only lose answers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    preload_http_client()
+    engine = Engine(concurrency=concurrency, cache=ResponseCache(cache) if cache else None)
+    try:
+        engine.submit(_serve(engine, owner, listener)).result()
+    finally:
+        engine.close()
+    # Every answer is committed and the cache closed: skip the interpreter's teardown, which the
+    # parent's session end would otherwise wait for.
+    os._exit(0)
+
+
+def _forked_main(parent_end: socket.socket, owner: socket.socket, listener: socket.socket | None,
+                 concurrency: int, cache: Path | None) -> None:
+    parent_end.close()  # else this process would hold its own owner's end open
+    # The parent's objects came along: the cyclic GC must never finalise them here (an inherited
+    # buffered file would flush the parent's data a second time).
+    gc.freeze()
+    _run(owner, listener, concurrency, cache)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="pytest-medhelm's engine process (started by the plugin)")
     parser.add_argument("--fd", type=int, required=True)
@@ -305,15 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--cache", type=Path)
     args = parser.parse_args(argv)
-    engine = Engine(concurrency=args.concurrency, cache=ResponseCache(args.cache) if args.cache else None)
     listener = socket.socket(fileno=args.listen_fd) if args.listen_fd is not None else None
-    try:
-        engine.submit(_serve(engine, socket.socket(fileno=args.fd), listener)).result()
-    finally:
-        engine.close()
-    # Every answer is committed and the cache closed: skip the interpreter's teardown, which the
-    # parent's session end would otherwise wait for.
-    os._exit(0)
+    _run(socket.socket(fileno=args.fd), listener, args.concurrency, args.cache)
 
 
 if __name__ == "__main__":

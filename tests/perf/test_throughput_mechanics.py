@@ -2,7 +2,10 @@
 
 * The engine keeps exactly ``--medhelm-concurrency`` requests in flight against a slow server,
   driven through the real plugin: the server's own peak concurrency is the proof.
-* Under ``-n 2`` the workers share the work and never repeat one another: zero duplicate requests.
+* Under ``-n 2`` the workers share the work and never repeat one another: zero duplicate requests,
+  and one engine process holds the session's concurrency for all of them. The controller sends
+  the calls before the workers are up when it can foresee them, and never a call the selection
+  leaves out.
 * Parsed instances are cached keyed by the source file: edit the file and the new content is used;
   processes loading a new source at once parse it once.
 * The coming LLM jury (three judge calls per answer, issued as soon as the answer arrives, through
@@ -100,9 +103,59 @@ def test_two_workers_share_the_work_and_never_repeat_a_request(pytester: pytest.
 
     result.assert_outcomes(passed=40)
     assert (stats.requests, stats.duplicates, stats.distinct_prompts) == (40, 0, 40)
-    assert stats.peak_in_flight <= 8  # the session's budget, split between the workers
+    # The session's budget, held by the one engine process every worker calls through.
+    assert stats.peak_in_flight == 8
     results = ResultsFile.read(pytester.path / "medhelm-results" / "results.json")
     assert sorted(row.instance_id for row in results.instances) == sorted(f"q{i}" for i in range(40))
+
+
+WAIT_FOR_PLANNED_CALLS = """
+import json, time, urllib.request
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        return  # the controller: it plans the calls after this
+    # A worker: every call must be under way before this worker has even collected.
+    deadline = time.monotonic() + 60
+    while json.load(urllib.request.urlopen("{stats}"))["requests"] < {count}:
+        assert time.monotonic() < deadline, "no planned calls reached the server"
+        time.sleep(0.01)
+"""
+
+
+def test_under_xdist_the_calls_are_under_way_before_any_worker_has_started(pytester: pytest.Pytester) -> None:
+    benchmark = write_benchmark(pytester.path, 8)
+    with TestServer(latency=0.5, slots=64) as server:
+        pytester.makeconftest(WAIT_FOR_PLANNED_CALLS.format(stats=server.url.removesuffix("/v1") + "/stats", count=8))
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 8, 8), "-n", "2", timeout=120)
+        stats = server.stats
+
+    result.assert_outcomes(passed=8)
+    assert (stats.requests, stats.duplicates) == (8, 0)  # planned by the controller, asked for by the workers
+
+
+DESELECT_ALL_BUT_FIVE = """
+def pytest_collection_modifyitems(config, items):
+    config.hook.pytest_deselected(items=items[5:])
+    del items[5:]
+"""
+
+
+@pytest.mark.parametrize("narrowing", ["-k", "conftest"])
+def test_a_selection_the_controller_cannot_foresee_sends_only_the_selected_calls(
+        pytester: pytest.Pytester, narrowing: str) -> None:
+    benchmark = write_benchmark(pytester.path, 40)
+    if narrowing == "conftest":
+        pytester.makeconftest(DESELECT_ALL_BUT_FIVE)
+        extra, selected = (), 5
+    else:
+        extra, selected = ("-k", "q1"), 11  # q1 and q10..q19
+    with TestServer(latency=0.05, slots=64) as server:
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 8, 40), "-n", "2", *extra, timeout=120)
+        stats = server.stats
+
+    result.assert_outcomes(passed=selected)
+    assert (stats.requests, stats.duplicates) == (selected, 0)
 
 
 def test_cached_instances_are_reused_until_the_data_file_changes(pytester: pytest.Pytester) -> None:

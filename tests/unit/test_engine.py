@@ -571,6 +571,47 @@ def test_a_forked_child_answers_caches_and_leaves_the_parents_output_alone(
     assert server.stats.requests == 1
 
 
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_planned_calls_are_sent_at_once_and_answer_the_calls_that_come_later(
+        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    server = medhelm_test_server(latency=0.2)
+    engine = make_process_engine(concurrency=4)
+    model = local_model(server)
+    requests = [ModelRequest(prompt=f"question {i}", max_tokens=5) for i in range(4)]
+
+    engine.submit(engine._process.plan(model, requests)).result(timeout=30)  # type: ignore[union-attr]
+    wait_for(lambda: server.stats.requests == 4)  # sent with nobody asking yet
+    answers = ask_all(engine, model, [request.prompt for request in requests])
+
+    assert all(isinstance(answer, Completion) and not answer.cached for answer in answers)
+    assert (server.stats.requests, server.stats.duplicates) == (4, 0)
+
+
+def test_dropped_planned_calls_are_cancelled_and_a_later_call_is_sent_afresh(
+        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    server = medhelm_test_server(latency=0.3)
+    engine = make_process_engine(concurrency=2)
+    model = local_model(server)
+    requests = [ModelRequest(prompt=f"question {i}", max_tokens=5) for i in range(10)]
+    connection = engine._process
+    assert connection is not None
+
+    engine.submit(connection.plan(model, requests)).result(timeout=30)
+    wait_for(lambda: server.stats.requests == 2)  # the first two slots' worth
+    engine.submit(connection.drop(model, requests)).result(timeout=30)
+    time.sleep(1.0)  # three latencies: a planned call still queued would have been sent by now
+
+    assert server.stats.requests == 2
+    answer = ask(engine, model, "question 5", max_tokens=5)
+    assert not answer.cached and server.stats.requests == 3
+
+
 def test_the_child_does_not_outlive_a_parent_that_dies_without_closing(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(

@@ -13,7 +13,8 @@ controller can tell exactly what will be collected:
 - files named on the command line (a suite module or a ``*.medhelm.yaml``) and the built-in
   suites (``pytest --medhelm-model=...`` with no paths); not other directories, not node ids;
 - no selection beyond the plugin's own: no ``-k``, ``-m``, ``--deselect``, ``--lf``, ``--sw``,
-  ``--ignore``, and no plugin or conftest of unknown kind reordering or deselecting items;
+  ``--ignore``, no early stop (``-x``, ``--maxfail``), and no plugin or conftest of unknown kind
+  reordering or deselecting items;
 - benchmarks whose data is already on disk (a plan never downloads).
 
 When the first worker reports its collection, planned calls of items it did not collect are
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
     from pytest_medhelm.models import ModelConfig, ModelRequest
     from pytest_medhelm.plugin.session import MedhelmPlugin
 
-# pytest options that select items: with any of them set, what is collected is not known up front.
-_SELECTING_OPTIONS = ("keyword", "markexpr", "deselect", "lf", "stepwise", "ignore", "ignore_glob")
+# pytest options that select items, or stop a run early (-x, --maxfail): with any of them set,
+# what will be run is not known up front.
+_SELECTING_OPTIONS = ("keyword", "markexpr", "deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail")
 # Plugins whose collection hooks select nothing beyond those options (pytest's own, xdist, ours).
 _KNOWN_COLLECTION_HOOKS = ("_pytest.", "xdist.", "pytest_medhelm.")
 

@@ -49,20 +49,21 @@ class Plan:
 
     calls: dict[str, tuple[ModelConfig, ModelRequest]]
 
+    def by_model(self) -> dict[str, tuple[ModelConfig, list[ModelRequest]]]:
+        return _grouped(self.calls.values())
+
     def unneeded(self, collected_ids: Iterable[str]) -> dict[str, tuple[ModelConfig, list[ModelRequest]]]:
         """The planned calls of items not in a worker's collection, grouped by model name."""
-        names = {node_id.rsplit("::", 1)[-1] for node_id in collected_ids}
-        dropped: dict[str, tuple[ModelConfig, list[ModelRequest]]] = {}
-        for name, (model, request) in self.calls.items():
-            if name not in names:
-                dropped.setdefault(model.name, (model, []))[1].append(request)
-        return dropped
+        # Split at the first "::": a model URL in the item name may hold one ([::1]).
+        names = {node_id.split("::", 1)[-1] for node_id in collected_ids}
+        return _grouped(call for name, call in self.calls.items() if name not in names)
 
-    def by_model(self) -> dict[str, tuple[ModelConfig, list[ModelRequest]]]:
-        grouped: dict[str, tuple[ModelConfig, list[ModelRequest]]] = {}
-        for model, request in self.calls.values():
-            grouped.setdefault(model.name, (model, []))[1].append(request)
-        return grouped
+
+def _grouped(calls: Iterable[tuple[ModelConfig, ModelRequest]]) -> dict[str, tuple[ModelConfig, list[ModelRequest]]]:
+    grouped: dict[str, tuple[ModelConfig, list[ModelRequest]]] = {}
+    for model, request in calls:
+        grouped.setdefault(model.name, (model, []))[1].append(request)
+    return grouped
 
 
 def selection_elsewhere(config: pytest.Config) -> bool:

@@ -108,7 +108,8 @@ class MedhelmPlugin:
 
     @property
     def concurrency(self) -> int:
-        """Requests in flight per model in this process: the session's budget, split across workers."""
+        """Requests in flight per model that this process asks for: the session's budget, split
+        across workers (an engine process that serves them all holds the whole budget itself)."""
         share = worker_share(self.config)
         workers = share[1] if share else 1
         return max(1, math.ceil(self.settings.concurrency / workers))

@@ -123,11 +123,13 @@ def pytest_configure(config):
 """
 
 
-def test_under_xdist_the_calls_are_under_way_before_any_worker_has_started(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [("-n", "2"), ("--tx", "2*popen", "--dist", "load")], ids=["-n", "--tx"])
+def test_under_xdist_the_calls_are_under_way_before_any_worker_has_started(
+        pytester: pytest.Pytester, workers: tuple[str, ...]) -> None:
     benchmark = write_benchmark(pytester.path, 8)
     with TestServer(latency=0.5, slots=64) as server:
         pytester.makeconftest(WAIT_FOR_PLANNED_CALLS.format(stats=server.url.removesuffix("/v1") + "/stats", count=8))
-        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 8, 8), "-n", "2", timeout=120)
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 8, 8), *workers, timeout=120)
         stats = server.stats
 
     result.assert_outcomes(passed=8)

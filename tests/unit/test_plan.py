@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from pytest_medhelm.models import ModelConfig, ModelRequest
 from pytest_medhelm.plugin.plan import Plan, planned_files
+from pytest_medhelm.plugin.session import _serves_local_workers
 from pytest_medhelm.suites import SUITES_DIR, suite_files
 
 
@@ -43,3 +45,18 @@ def test_a_suite_category_folder_plans_its_modules(pytester: pytest.Pytester) ->
 
     assert files and all(path.parent == folder and path.name.startswith("test_") for path in files)
     assert Path(folder / "test_pubmed_qa.py") in files
+
+
+@pytest.mark.parametrize(("tx", "dist", "serves"), [
+    (["popen", "popen"], "load", True),                    # -n 2
+    (["2*popen//python=python3"], "loadfile", True),
+    (["popen", "ssh=gpu-host//python=python3"], "load", False),  # a worker that cannot reach the socket
+    (["socket=127.0.0.1:8888"], "load", False),
+    (["popen"], "no", False),                               # --tx without distribution: one process
+    ([], "no", False),
+])
+def test_the_engine_process_serves_workers_only_when_all_of_them_are_local(
+        tx: list[str], dist: str, serves: bool) -> None:
+    config = SimpleNamespace(option=SimpleNamespace(tx=tx, dist=dist))
+
+    assert _serves_local_workers(config) is serves  # type: ignore[arg-type]

@@ -52,8 +52,15 @@ def worker_index(worker_id: str) -> int:
     return int(worker_id[2:]) if worker_id[2:].isdigit() else 0
 
 
-def _is_xdist_controller(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "numprocesses", None)) and worker_share(config) is None
+def _serves_local_workers(config: pytest.Config) -> bool:
+    """Is this an xdist controller whose workers all run on this machine (``-n N`` or ``--tx
+    popen``)? Only they can reach its engine process's Unix socket; workers elsewhere (``ssh=``,
+    ``socket=``) make their calls themselves."""
+    specs = getattr(config.option, "tx", None) or []
+    if worker_share(config) is not None or getattr(config.option, "dist", "no") == "no" or not specs:
+        return False
+    # A spec reads [N*]popen[//key=value...]: its gateway type is the part before the first "//".
+    return all(str(spec).split("//", 1)[0].rsplit("*", 1)[-1] == "popen" for spec in specs)
 
 
 def worker_share(config: pytest.Config) -> tuple[int, int] | None:
@@ -130,7 +137,7 @@ class MedhelmPlugin:
                     self._connection = EngineConnection(self.config.workerinput[ENGINE_ADDRESS_KEY])  # type: ignore[attr-defined]
                 else:
                     self._connection = EngineProcess(concurrency=self.concurrency, cache=self.settings.cache,
-                                                     listen=_is_xdist_controller(self.config))
+                                                     listen=_serves_local_workers(self.config))
                 self._engine = Engine(concurrency=self.concurrency, process=self._connection)
         return self._engine
 

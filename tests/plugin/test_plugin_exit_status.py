@@ -124,3 +124,23 @@ def test_a_rejected_key_stops_the_session_with_one_message(
         assert SECRET[:12] not in text
     cases = [case for suite in JUnitXml.fromfile(str(medhelm.path / "junit.xml")) for case in suite]
     assert len(cases) == 1
+
+
+def test_under_xdist_a_rejected_key_stops_every_worker_without_the_key(
+        medhelm: Medhelm, rejecting_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both workers call through the controller's engine process: its fatal error reaches each.
+    url, seen_auth = rejecting_server
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    path = medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
+                               f"    base_url: {url}\n    api_key_env: {KEY_ENV}\n")
+
+    result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=guarded",
+                                    *medhelm.ONLY_PUBMED, "-n", "2", timeout=120)
+
+    assert seen_auth and all(auth == f"Bearer {SECRET}" for auth in seen_auth)
+    assert len(seen_auth) <= len(medhelm.IDS)  # each prompt sent once at most, then nothing more
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([f"*Interrupted: medhelm: model 'guarded' at {url}: the API key was rejected*"])
+    assert 1 <= result.parseoutcomes().get("errors", 0) <= 2  # the first item of each worker
+    for text in (result.stdout.str(), result.stderr.str()):
+        assert SECRET not in text and SECRET[:12] not in text

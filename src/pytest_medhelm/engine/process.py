@@ -16,6 +16,11 @@ for the worker whose item asks for it later, so the model server is busy while t
 still starting up. A planned request the workers turn out not to need is *dropped* (cancelled if
 it has not been sent yet).
 
+On Linux the child is a fork of the session, made while it is still single-threaded (at
+configure time): it has every module the session has imported, so it is serving at once, and it
+imports its HTTP client in a thread meanwhile. Elsewhere, or from a process that already runs
+threads, it is a new interpreter running this module.
+
 Frames are a 4-byte length and a pickle, over sockets only this user's processes can reach. The
 child exits when its owner's socket closes, so it never outlives the session.
 """

@@ -52,13 +52,18 @@ def worker_index(worker_id: str) -> int:
     return int(worker_id[2:]) if worker_id[2:].isdigit() else 0
 
 
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return (worker_share(config) is None and getattr(config.option, "dist", "no") != "no"
+            and bool(getattr(config.option, "tx", None)))
+
+
 def _serves_local_workers(config: pytest.Config) -> bool:
     """Is this an xdist controller whose workers all run on this machine (``-n N`` or ``--tx
     popen``)? Only they can reach its engine process's Unix socket; workers elsewhere (``ssh=``,
     ``socket=``) make their calls themselves."""
-    specs = getattr(config.option, "tx", None) or []
-    if worker_share(config) is not None or getattr(config.option, "dist", "no") == "no" or not specs:
+    if not _is_xdist_controller(config):
         return False
+    specs = config.option.tx
     # A spec reads [N*]popen[//key=value...]: its gateway type is the part before the first "//".
     return all(str(spec).split("//", 1)[0].rsplit("*", 1)[-1] == "popen" for spec in specs)
 
@@ -143,13 +148,16 @@ class MedhelmPlugin:
 
     def _calls_placement(self) -> str:
         """Where this process's network model calls run: ``child``, a child process of its own (a
-        single process, or an xdist controller, whose child then serves every worker); ``shared``,
-        the controller's child (an xdist worker); or ``here``, in-process (only baseline models, a
-        platform without Unix sockets, or a worker whose controller started no child)."""
+        single process, or an xdist controller, whose child then serves every local worker);
+        ``shared``, the controller's child (an xdist worker); or ``here``, in-process (only
+        baseline models, a platform without Unix sockets, a worker whose controller started no
+        child, or a controller of remote workers, which calls nothing)."""
         if os.name != "posix" or all(model.provider == "baseline" for model in self.models):
             return "here"
         if worker_share(self.config) is not None:
             return "shared" if self.config.workerinput.get(ENGINE_ADDRESS_KEY) else "here"  # type: ignore[attr-defined]
+        if _is_xdist_controller(self.config) and not _serves_local_workers(self.config):
+            return "here"  # its workers are elsewhere and it runs no items: nothing to call
         return "child"
 
     @property

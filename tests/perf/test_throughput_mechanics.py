@@ -136,6 +136,32 @@ def test_under_xdist_the_calls_are_under_way_before_any_worker_has_started(
     assert (stats.requests, stats.duplicates) == (8, 0)  # planned by the controller, asked for by the workers
 
 
+RECORD_NICENESS = """
+import os
+
+def pytest_configure(config):
+    who = config.workerinput["workerid"] if hasattr(config, "workerinput") else "controller"
+    with open(os.path.join(str(config.rootpath), "nice-" + who), "w") as out:
+        out.write(str(os.nice(0)))
+"""
+
+
+@pytest.mark.parametrize(("workers", "lower_by"), [
+    (("-n", "2"), 5),
+    (("--tx", "2*popen//nice=0", "--dist", "load"), 0),  # a spec's own priority is kept
+], ids=["-n", "--tx nice=0"])
+def test_workers_served_by_the_engine_process_yield_the_cores_to_it(
+        pytester: pytest.Pytester, workers: tuple[str, ...], lower_by: int) -> None:
+    benchmark = write_benchmark(pytester.path, 4)
+    pytester.makeconftest(RECORD_NICENESS)
+    with TestServer() as server:
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 4, 4), *workers, timeout=120)
+
+    result.assert_outcomes(passed=4)
+    niceness = {path.name: int(path.read_text()) for path in pytester.path.glob("nice-*")}
+    assert niceness["nice-gw0"] == niceness["nice-gw1"] == min(19, niceness["nice-controller"] + lower_by)
+
+
 DESELECT_ALL_BUT_FIVE = """
 def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=items[5:])

@@ -17,6 +17,9 @@ from xdist.scheduler import LoadScheduling
 
 from pytest_medhelm.plugin.session import ENGINE_ADDRESS_KEY, PARTITION_KEY, plugin_key, worker_index
 
+# os.nice increment of workers served by the engine process (see pytest_xdist_setupnodes).
+WORKER_NICENESS = "5"
+
 
 class MedhelmScheduling(LoadScheduling):
     def schedule(self) -> None:
@@ -50,6 +53,16 @@ class XdistGlue:
     @pytest.hookimpl(trylast=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScheduling | None:
         return MedhelmScheduling(config, log) if self._ours(config) else None
+
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: list[Any]) -> None:
+        # Workers that call through the controller's engine process only wait on its answers, so
+        # their start-up (a second of CPU each) must not take a core the engine process needs to
+        # keep the model server busy: they run at a lower priority. A spec that names its own
+        # (``--tx 4*popen//nice=0``) keeps it.
+        if config.stash[plugin_key].engine_address is not None:
+            for spec in specs:
+                if spec.popen and spec.nice is None:
+                    spec.nice = WORKER_NICENESS
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[PARTITION_KEY] = self._ours(node.config)

@@ -5,7 +5,7 @@
 * Under ``-n 2`` the workers share the work and never repeat one another: zero duplicate requests,
   and one engine process holds the session's concurrency for all of them. The controller sends
   the calls before the workers are up when it can foresee them, and never a call the selection
-  leaves out.
+  leaves out; the workers it serves run at a lower CPU priority than it.
 * Parsed instances are cached keyed by the source file: edit the file and the new content is used;
   processes loading a new source at once parse it once.
 * The coming LLM jury (three judge calls per answer, issued as soon as the answer arrives, through

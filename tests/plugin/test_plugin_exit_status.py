@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
@@ -102,12 +103,17 @@ def rejecting_server() -> Iterator[tuple[str, list[str]]]:
         thread.join(timeout=5)
 
 
+def guarded_models_file(medhelm: Medhelm, url: str) -> Path:
+    """A registry with one model at ``url`` whose key is read from ``KEY_ENV``."""
+    return medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
+                               f"    base_url: {url}\n    api_key_env: {KEY_ENV}\n")
+
+
 def test_a_rejected_key_stops_the_session_with_one_message(
         medhelm: Medhelm, rejecting_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     url, seen_auth = rejecting_server
     monkeypatch.setenv(KEY_ENV, SECRET)
-    path = medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
-                               f"    base_url: {url}\n    api_key_env: {KEY_ENV}\n")
+    path = guarded_models_file(medhelm, url)
 
     result = medhelm.run(f"--medhelm-models-file={path}", "--medhelm-model=guarded", *medhelm.ONLY_PUBMED,
                          "--junitxml=junit.xml")
@@ -131,8 +137,7 @@ def test_under_xdist_a_rejected_key_stops_every_worker_without_the_key(
     # Both workers call through the controller's engine process: its fatal error reaches each.
     url, seen_auth = rejecting_server
     monkeypatch.setenv(KEY_ENV, SECRET)
-    path = medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
-                               f"    base_url: {url}\n    api_key_env: {KEY_ENV}\n")
+    path = guarded_models_file(medhelm, url)
 
     result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=guarded",
                                     *medhelm.ONLY_PUBMED, "-n", "2", timeout=120)

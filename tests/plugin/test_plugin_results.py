@@ -61,7 +61,11 @@ def test_terminal_shows_benchmark_subcategory_and_category_rows(medhelm: Medhelm
     ])
 
 
-def test_junit_has_the_scores_as_testcase_properties_without_warnings(medhelm: Medhelm, run: pytest.RunResult) -> None:
+def test_junit_has_the_scores_as_testcase_properties_without_warnings(medhelm: Medhelm) -> None:
+    # A subprocess, as a user runs it: an in-process nested session re-imports the installed
+    # plugin and warns that it cannot rewrite its asserts, which no real run does.
+    run = medhelm.run_subprocess(*(f"--medhelm-model={m}" for m in MODELS), *medhelm.ONLY_PUBMED,
+                                 "--medhelm-output=reports", "--junitxml=junit.xml")
     results = medhelm.results(medhelm.path / "reports")
     scores = {(row.instance_id, row.model): row.score for row in results.instances}
 

@@ -1,4 +1,7 @@
-"""Shared test fixtures: the real public samples beside the checkout, and synthetic helpers."""
+"""The repository's shared test fixtures: the real public samples beside the checkout and an
+isolated MEDHELM_HOME for every test. pytester is enabled in pyproject.toml (``-p pytester``), not
+here: a development checkout's suites/ sit below this file, so pytester sessions that collect them
+load it as a non-root conftest, where ``pytest_plugins`` is refused."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

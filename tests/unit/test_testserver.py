@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pytest_medhelm import testserver as ts_module
+import pytest_medhelm
 from pytest_medhelm.testserver import Fault, ServerStats, TestServer
 
 CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
@@ -538,7 +538,7 @@ def test_stop_is_idempotent_and_restartable():
 
 def _cli_env() -> dict:
     env = dict(os.environ)
-    src = str(Path(ts_module.__file__).resolve().parents[1])
+    src = str(Path(pytest_medhelm.__file__).resolve().parents[1])
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

@@ -5,12 +5,14 @@ load it as a non-root conftest, where ``pytest_plugins`` is refused."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+# MEDHELM_SHARED_DATA points a worktree that is not beside ../shared at the samples.
+SHARED_DATA = Path(os.environ.get("MEDHELM_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -35,20 +34,23 @@ def find_file(folder: Path, name: str, how_to_get: str, *, suffix: str | None = 
     raise DataUnavailable(f"{folder} has no {name}. {how_to_get}")
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open_text(path: Path, newline: str | None) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8-sig", newline="")  # -sig: spreadsheet exports add a BOM
+        return gzip.open(path, "rt", encoding="utf-8", newline=newline)
+    return open(path, encoding="utf-8-sig", newline=newline)  # -sig: spreadsheet exports add a BOM
 
 
-def read_csv(path: Path, columns: Iterable[str], *, delimiter: str = ",") -> Iterator[tuple[int, Record]]:
+def read_csv(path: Path, columns: Iterable[str], *, delimiter: str = ",",
+             universal_newlines: bool = False) -> Iterator[tuple[int, Record]]:
     """(line, row) for each row of an owner's CSV or TSV (gzipped if ``.gz``), cells as strings.
 
     ``line`` is the file line the row starts on (quoted cells may span lines). A column missing
     from the header (line 1) or a row with fewer cells than the header is a :class:`DataError`.
+    ``universal_newlines`` reads as HELM's scenarios that open the file without ``newline=""`` do:
+    a "\r\n" or "\r" inside a quoted cell becomes "\n".
     """
     wanted = list(columns)
-    with _open_text(path) as handle:
+    with _open_text(path, None if universal_newlines else "") as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         header = reader.fieldnames or []
         for column in wanted:
@@ -74,32 +76,3 @@ def import_pyarrow(what: str) -> ModuleType:
     except ImportError:
         raise DataUnavailable(f"reading {what} needs pyarrow: pip install pyarrow") from None
     return pyarrow
-
-
-# An offline stand-in for tiktoken's cl100k_base count, which HELM uses to cap EHRSHOT and MedAlign
-# prompts: tiktoken would download its vocabulary at run time. cl100k splits digits into groups of up
-# to three and punctuation into single tokens, and common words are one token; long words cost about
-# one token per four letters. On code lists ("- SNOMED/1201005") and note text this lands close to
-# the real count, but it is an estimate: prompts near the limit may be kept or dropped differently.
-_PIECE = re.compile(r"[^\W\d_]+|\d{1,3}|\n|[^\w\s]|_")
-
-
-def _cost(piece: str) -> int:
-    return (len(piece) + 3) // 4 if piece[0].isalpha() else 1
-
-
-def approx_tokens(text: str) -> int:
-    """Approximate cl100k_base token count of ``text`` (see the note above)."""
-    return sum(_cost(piece) for piece in _PIECE.findall(text))
-
-
-def last_tokens(text: str, limit: int) -> str:
-    """The end of ``text`` holding at most ``limit`` approximate tokens (HELM keeps the most recent part)."""
-    if limit <= 0:
-        return ""
-    total = 0
-    for match in reversed(list(_PIECE.finditer(text))):
-        total += _cost(match.group())
-        if total > limit:
-            return text[match.end():]
-    return text

@@ -38,7 +38,8 @@ def benchmark(*, id: str, name: str, category: str, subcategory: str, file: str,
     def read_local(folder: Path) -> Iterator[Record]:
         path = find_file(folder, file, how_to_get, suffix=".csv")
         counter = 0
-        for line, row in read_csv(path, (question_column, "context", "label")):
+        # HELM opens the file without newline="": a "\r\n" inside a quoted cell reads as "\n".
+        for line, row in read_csv(path, (question_column, "context", "label"), universal_newlines=True):
             label = row["label"].strip()
             if skip_unlabelled and label == "":
                 continue  # HELM drops these rows before numbering (ENT: encoding problems)

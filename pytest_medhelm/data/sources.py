@@ -39,6 +39,18 @@ class DataError(Exception):
         self.file, self.line, self.field = file, line, field
 
 
+class DataWarning(UserWarning):
+    """An owner's row read differently from HELM 0.5.16 (kept or dropped more sanely); names the
+    file, the line and the field, never the row's text."""
+
+
+def warn_row(message: str, *, file: str | Path, line: int | None = None, field: str | None = None) -> None:
+    """Warn about one row of an owner's file, in :class:`DataError`'s "file, line, field" form."""
+    import warnings
+
+    warnings.warn(DataWarning(str(DataError(message, file=file, line=line, field=field))), stacklevel=3)
+
+
 class DataUnavailable(Exception):
     """The benchmark's data is not here; the message says where to get it."""
 

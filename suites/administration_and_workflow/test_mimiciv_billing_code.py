@@ -4,13 +4,17 @@ HELM reads ``mimiciv_icd10.feather`` (columns ``text`` and ``target``, a list of
 ","), and scores per-note F1 over the codes its regex extracts (``metrics/billing.py``: undotted long
 codes and ICD-10-PCS codes are never extracted). ``mimiciv_billing_code_f1_corrected`` is an opt-in
 variant that reads codes with or without dots and keeps 7-character codes whole.
+
+Differences from HELM 0.5.16, deliberate (each such row is named in a warning: file, row, field):
+- An empty code list is kept with an empty reference (F1 0); HELM's metric raises on it.
+- A row without a note is skipped; HELM makes an instance without text.
 """
 
 from pathlib import Path
 
 from pytest_medhelm import Benchmark, Instance, Prompt, ScoreContext, Source
 from pytest_medhelm.data.owner import find_file, import_pyarrow
-from pytest_medhelm.data.sources import DataError, Record
+from pytest_medhelm.data.sources import DataError, Record, warn_row
 from pytest_medhelm.metrics.billing import mimiciv_billing_code
 
 FILE = "mimiciv_icd10.feather"
@@ -30,8 +34,13 @@ def read_local(folder: Path) -> list[Record]:
     records = []
     for row, (text, target) in enumerate(zip(table["text"].to_pylist(), table["target"].to_pylist()), start=1):
         if text is None:
-            continue  # HELM skips rows it cannot turn into an instance
+            warn_row("no note: the row is skipped; HELM 0.5.16 makes an instance without text", file=path,
+                     line=row, field="text")
+            continue
         codes = target if isinstance(target, list) else [target]
+        if not codes:
+            warn_row("empty ICD-10 code list: kept, with an empty reference; HELM 0.5.16's metric raises on it",
+                     file=path, line=row, field="target")
         records.append({"row": row, "text": text, "target": ",".join(str(code) for code in codes)})
     return records
 

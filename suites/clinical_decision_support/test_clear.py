@@ -4,12 +4,17 @@ at 100 instances (HELM's run entries), and the score is the mean of the conditio
 
 The instance text already lists the three options and ends with "Answer:"; HELM's multiple-choice
 adapter then lists them AGAIN, right after "Answer:" with no newline. Both are reproduced.
+
+Differences from HELM 0.5.16, deliberate (each such row is named in a warning: file, line, field):
+- A row with an empty result_human is skipped. HELM's pandas then reads the whole label column as
+  numbers ("1.0"), so none of that file's instances has a correct answer.
+- A row with an empty note is skipped; HELM keeps it with the note text "nan".
 """
 
 from pathlib import Path
 
 from pytest_medhelm import Benchmark, DataError, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataUnavailable, Record
+from pytest_medhelm.data.sources import DataUnavailable, Record, warn_row
 
 CONDITIONS = {  # file stem -> wording in the prompt
     "alcohol_dependence": "alcohol dependence",
@@ -56,8 +61,15 @@ def read_local(folder: Path) -> list[Record]:
         for number, row in enumerate(rows, start=2):
             cells = dict(zip(header, row))
             text, label = str(cells["text"] or "").strip(), label_of(cells["result_human"])
-            if not text or label is None:
-                continue  # HELM skips rows missing either field
+            if label is None:
+                warn_row("empty label: the row is skipped; HELM 0.5.16 (pandas) then reads the whole column as "
+                         "numbers, and none of this file's instances has a correct answer", file=path,
+                         line=number, field="result_human")
+                continue
+            if not text:
+                warn_row("empty note: the row is skipped; HELM 0.5.16 keeps it with the note text 'nan'",
+                         file=path, line=number, field="text")
+                continue
             if label not in LABELS:
                 raise DataError(f"result_human {label!r} is not 1, 0 or 2", file=path, line=number, field="result_human")
             records.append({"condition": path.stem, "row": number, "text": text, "result_human": label})

@@ -3,21 +3,30 @@ from the list of codes in their longitudinal Stanford EHR up to the prediction t
 
 Three EHRSHOT tasks are HELM runs; the score is the mean of the three. As in HELM: lab_* tasks first
 keep 10,000 labels (pandas ``sample(n=10000, random_state=1)``: a ``RandomState(1)`` permutation),
-events at or before the prediction time are listed as "- <code>" lines, and prompts over 100,000
-cl100k tokens are dropped (estimated offline, see ``data/owner.py``). Unlike HELM, each prompt is
-paired with its own label: HELM builds prompts from labels sorted by (subject, time) and assigns
-them in the file's order, which mismatches the two unless the file is sorted (the sampled lab
-labels never are). HELM's blanket replace of "yes"/"no" inside the prompt text is not reproduced.
+events at or before the prediction time are listed as "- <code>" lines, prompts over 100,000 cl100k
+tokens (tiktoken, as HELM counts: ``data/tokens.py``) are dropped, and the instances follow the
+labels sorted by (subject, time).
+
+Differences from HELM 0.5.16, deliberate:
+- HELM pairs those sorted prompts, by position, with the labels in the file's order (after the lab
+  sample). Where the two orders give different labels (an unsorted label file: every sampled lab
+  task), ``exact_match`` is HELM's and ``exact_match_pairing_corrected`` scores each prompt against
+  its own label, with one warning per task; with a sorted file the pairing is the same.
+- A lab task with fewer than 10,000 labels keeps them all (HELM's ``sample`` raises).
+- A prompt holding a special token ("<|endoftext|>") is counted as text (HELM's tiktoken raises).
 """
 
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.owner import approx_tokens, import_pyarrow
-from pytest_medhelm.data.sources import DataError, DataUnavailable, Record
+from pytest_medhelm import Benchmark, Instance, Prompt, ScoreContext, Source, scorers
+from pytest_medhelm.data import tokens
+from pytest_medhelm.data.owner import import_pyarrow
+from pytest_medhelm.data.sources import DataError, DataUnavailable, DataWarning, Record
 
 MAX_TOKENS, LAB_LABELS = 100_000, 10_000
 HYPERTENSION_CODES = (  # the OMOP phenotype HELM lists: SNOMED 59621000 and its descendants
@@ -66,6 +75,19 @@ def read_table(pa: Any, path: Path, columns: list[str]) -> Any:
     return table.select(columns)
 
 
+def prompt_tokens(head: int, line_tokens: np.ndarray, lines: list[str], start: int, stop: int, text: str) -> int:
+    """cl100k tokens of ``text`` (header, the lines ``start:stop`` joined by newlines, a blank line).
+
+    tiktoken's pre-tokenizer never joins two "- code" lines (every piece ends at a newline), so the
+    count is the header's, plus each line's with its newline, plus the last line's with the final
+    "\n\n"; near the limit the whole prompt is counted anyway.
+    """
+    if start == stop:
+        return tokens.count(text)
+    total = head + int(line_tokens[stop - 1] - line_tokens[start]) + tokens.count(lines[stop - 1] + "\n\n")
+    return tokens.count(text) if abs(total - MAX_TOKENS) < 1_000 else total
+
+
 def read_local(folder: Path) -> list[Record]:
     data_path = folder / "data" / "data.parquet"
     label_paths = {task: folder / "labels" / task / "labels.parquet" for task in TASKS}
@@ -91,26 +113,51 @@ def read_local(folder: Path) -> list[Record]:
     ends = np.searchsorted(ids, subjects.to_numpy(), side="right")
     spans = {subject: (int(a), int(b)) for subject, a, b in zip(subjects.to_pylist(), starts, ends)}
     lines = [f"- {code}" for code in codes]
-    cumulative = np.concatenate([[0], np.cumsum([approx_tokens(line) + 1 for line in lines])])
+    line_tokens = np.concatenate([[0], np.cumsum([tokens.count(line + "\n") for line in lines])])
     records = []
     for task, rows in labels.items():
         head = header(task)
-        base = approx_tokens(head) + 2
-        for row in rows:
+        head_tokens = tokens.count(head)
+        # HELM builds the prompts from the labels sorted by (subject, time) and assigns them, by
+        # position, to the labels in the file's order (after the lab sample).
+        ordered = sorted(range(len(rows)), key=lambda k: (rows[k]["subject_id"], rows[k]["prediction_time"]))
+        mispaired = sum(bool(rows[k]["boolean_value"]) != bool(rows[i]["boolean_value"]) for i, k in enumerate(ordered))
+        if mispaired:
+            warnings.warn(DataWarning(
+                f"{label_paths[task]}: the labels are not sorted by (subject_id, prediction_time), so HELM "
+                f"0.5.16 scores {mispaired} of {len(rows)} {task} prompts against a label that is not theirs; "
+                "exact_match follows HELM, exact_match_pairing_corrected pairs each prompt with its own label"), stacklevel=2)
+        for i, k in enumerate(ordered):
+            row = rows[k]
             start, end = spans[row["subject_id"]]
             stop = start + int(np.searchsorted(times[start:end], np.datetime64(row["prediction_time"]), side="right"))
-            if base + cumulative[stop] - cumulative[start] > MAX_TOKENS:
+            prompt = head + "\n".join(lines[start:stop]) + "\n\n"
+            if prompt_tokens(head_tokens, line_tokens, lines, start, stop, prompt) > MAX_TOKENS:
                 continue
-            records.append({"task": task, "subject_id": row["subject_id"],
-                            "prediction_time": row["prediction_time"].isoformat(),
-                            "boolean_value": bool(row["boolean_value"]),
-                            "prompt": head + "\n".join(lines[start:stop]) + "\n\n"})
+            record = {"task": task, "subject_id": row["subject_id"],
+                      "prediction_time": row["prediction_time"].isoformat(),
+                      "boolean_value": bool(rows[i]["boolean_value"]), "prompt": prompt}
+            if mispaired:
+                record["own_value"] = bool(row["boolean_value"])
+            records.append(record)
     return records
 
 
 def to_instance(record: Record) -> Instance:
+    choices = ("yes", "no")
+    extra = {"corrected": 0 if record["own_value"] else 1} if "own_value" in record else {}
     return Instance(id=f"{record['task']}-{record['subject_id']}-{record['prediction_time']}", input=record["prompt"],
-                    choices=("yes", "no"), correct=0 if record["boolean_value"] else 1, run=record["task"])
+                    choices=choices, correct=0 if record["boolean_value"] else 1, run=record["task"], extra=extra)
+
+
+def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
+    """HELM's exact match; for a task whose label file is unsorted, also the score against the
+    prompt's own label (``exact_match_pairing_corrected``)."""
+    metrics = dict(scorers.multiple_choice(instance, output, ctx))  # a copy: the metric may share its dicts
+    if "corrected" in instance.extra:
+        own = replace(instance, correct=instance.extra["corrected"])
+        metrics["exact_match_pairing_corrected"] = scorers.multiple_choice(own, output, ctx)["exact_match"]
+    return metrics
 
 
 BENCHMARK = Benchmark(
@@ -125,7 +172,7 @@ BENCHMARK = Benchmark(
     prompt=Prompt(instructions="Answer A for yes, B for no.", input_noun="",
                   output_noun="Reply with only 'A' for yes or 'B' for no, adding no other text, punctuation, or symbols",
                   multiple_choice=True),
-    scorer=scorers.multiple_choice,
+    scorer=score,
     main_metric="exact_match",
     max_tokens=1,
 )

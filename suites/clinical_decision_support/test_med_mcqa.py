@@ -2,14 +2,16 @@
 
 The test set's answers are not public, so HELM evaluates the dev set (4,183 questions) as its
 "valid" split and MedHELM's leaderboard reads the valid split. In the original release ``cop`` is
-1-based (1 = option a); ``dev.json`` is JSON Lines despite its name.
+1-based (1 = option a); ``dev.json`` is JSON Lines despite its name. The archive's ``dev.json``
+placed in ``DIR/med_mcqa/`` is read as well as the mirror's ``test.jsonl``.
 """
 
 import io
 import json
+from pathlib import Path
 
 from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataError, Record
+from pytest_medhelm.data.sources import DataError, DataUnavailable, Record, read_jsonl
 
 URL = "https://drive.google.com/uc?export=download&id=15VkJdq5eyWIkfb_aoD3oS8i4tScbHYky&confirm=t"
 OPTIONS = ("opa", "opb", "opc", "opd")
@@ -18,6 +20,17 @@ OPTIONS = ("opa", "opb", "opc", "opd")
 def fetch(fetcher: Fetcher) -> list[Record]:
     text = fetcher.zip_member(URL, "dev.json").decode("utf-8")
     return [json.loads(line) for line in io.StringIO(text) if line.strip()]
+
+
+def read_local(folder: Path) -> list[Record]:
+    """The upstream layout placed in ``DIR/med_mcqa/``: the archive's ``dev.json`` (JSON Lines), at the
+    top or in the folder the archive unpacks to."""
+    found = [folder / "dev.json", *sorted(folder.glob("*/dev.json"))]
+    path = next((p for p in found if p.is_file()), None)
+    if path is None:
+        raise DataUnavailable(f"{folder} has no dev.json: unpack the MedMCQA archive ({URL}) there, or run "
+                              "`medhelm download`.")
+    return [record for _, record in read_jsonl(path)]
 
 
 def to_instance(record: Record) -> Instance:
@@ -34,7 +47,8 @@ BENCHMARK = Benchmark(
     category="clinical_decision_support",
     subcategory="Providing Clinical Knowledge Support",
     access="public",
-    source=Source(upstream=URL, how_to_get="Public (research use; see the MedMCQA repository).", fetch=fetch),
+    source=Source(upstream=URL, how_to_get="Public (research use; see the MedMCQA repository).", fetch=fetch,
+                  read_local=read_local),
     to_instance=to_instance,
     prompt=Prompt(
         instructions="Give the letter (A, B, C or D) of the correct answer, with no explanation.",

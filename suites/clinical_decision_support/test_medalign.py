@@ -2,15 +2,16 @@
 judged against a clinician's own answer.
 
 As in HELM: the EHR is the patient's whole XML record, cut from the left (the most recent part is
-kept) to fit 100,000 tokens minus the answer's 256 and the template and instruction (estimated
-offline, see ``data/owner.py``); the gold is Annotator_1's response; instances follow the gold file.
+kept) to fit 100,000 tokens minus the answer's 256 and the template and instruction (tiktoken's
+cl100k_base, as HELM counts: ``data/tokens.py``); the gold is Annotator_1's response; instances follow the gold file.
 The input starts with "\\nQuestion: " (HELM's passage-question input with an empty passage).
 """
 
 from pathlib import Path
 
 from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.owner import approx_tokens, find_file, last_tokens, read_csv
+from pytest_medhelm.data import tokens
+from pytest_medhelm.data.owner import find_file, read_csv
 from pytest_medhelm.data.sources import DataError, Record
 
 CONTEXT, ANSWER = 100_000, 256
@@ -41,9 +42,14 @@ def read_local(folder: Path) -> list[Record]:
     return records
 
 
+def template() -> str:
+    """The prompt around the EHR and the question, with ``{ehr}`` and ``{question}`` fields."""
+    return TEMPLATE
+
+
 def to_instance(record: Record) -> Instance:
-    budget = CONTEXT - ANSWER - approx_tokens(TEMPLATE) - approx_tokens(record["question"])
-    prompt = TEMPLATE.format(ehr=last_tokens(record["ehr"], budget), question=record["question"])
+    budget = CONTEXT - ANSWER - tokens.count(template()) - tokens.count(record["question"])
+    prompt = template().format(ehr=tokens.keep_last(record["ehr"], budget), question=record["question"])
     return Instance(id=record["instruction_id"], input=f"\nQuestion: {prompt}", reference=record["clinician_response"])
 
 

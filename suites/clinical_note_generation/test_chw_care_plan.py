@@ -5,13 +5,17 @@ There is no reference answer: HELM's jury judges the output against the note its
 the note would only reward copying it, so until the LLM jury is configured the benchmark is SKIPPED
 (``requires_jury``) before any model call, rather than given a score that means nothing. (HELM stores the note as the
 "reference" only for its secondary statistics; it is kept the same way here.)
+
+Differences from HELM 0.5.16, deliberate (each such row is named in a warning: file, line, field):
+- A note that pandas reads as missing ("NA", "null", "N/A" ...) is kept as text; HELM drops it.
+- A note of only spaces is dropped; HELM keeps it.
 """
 
 from pathlib import Path
 
 from pytest_medhelm import Benchmark, Instance, Prompt, ScoreContext, Source
 from pytest_medhelm.data.owner import find_file, read_csv
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm.data.sources import Record, warn_row
 
 HOW = ("Private Stanford data (community health worker care plans), available only to its owners: put "
        "CHW_Dataset.csv (column 'MO Note') in DIR/chw_care_plan/ or a folder named by the ini key "
@@ -57,10 +61,26 @@ Clinical Note:
 """
 
 
+# The cells pandas' read_csv takes for missing (its default na_values): HELM drops such a note.
+PANDAS_MISSING = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                            "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+
+
 def read_local(folder: Path) -> list[Record]:
     path = find_file(folder, "CHW_Dataset.csv", HOW, suffix=".csv")
-    return [{"line": line, "note": row["MO Note"]} for line, row in read_csv(path, ["MO Note"])
-            if row["MO Note"].strip()]  # HELM skips notes pandas reads as missing
+    records = []
+    for line, row in read_csv(path, ["MO Note"]):
+        note = row["MO Note"]
+        if not note.strip():
+            if note:
+                warn_row("a blank note is skipped; HELM 0.5.16 keeps it as an instance", file=path, line=line,
+                         field="MO Note")
+            continue
+        if note in PANDAS_MISSING:
+            warn_row(f"the note {note!r} is kept; HELM 0.5.16 (pandas) reads it as missing and drops the row",
+                     file=path, line=line, field="MO Note")
+        records.append({"line": line, "note": note})
+    return records
 
 
 def to_instance(record: Record) -> Instance:

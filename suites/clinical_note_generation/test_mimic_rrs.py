@@ -16,11 +16,17 @@ HOW = ("Gated: PhysioNet credentialed access to MIMIC-III (data-use agreement si
        "test.impression.tok in DIR/mimic_rrs/ or a folder named by the ini key medhelm_data_paths.")
 
 
+def read_lines(path: Path) -> list[str]:
+    """HELM's ``readlines()`` in text mode: lines end at "\n", "\r\n" or "\r" only (not at the form
+    feed or U+2028 that ``str.splitlines`` also splits at), then each is stripped."""
+    with open(path, encoding="utf-8") as handle:
+        return [line.strip() for line in handle.readlines()]
+
+
 def read_local(folder: Path) -> list[Record]:
     findings_path = find_file(folder, "test.findings.tok", HOW)
     impressions_path = find_file(folder, "test.impression.tok", HOW)
-    findings = [line.strip() for line in findings_path.read_text(encoding="utf-8").splitlines()]
-    impressions = [line.strip() for line in impressions_path.read_text(encoding="utf-8").splitlines()]
+    findings, impressions = read_lines(findings_path), read_lines(impressions_path)
     if len(findings) != len(impressions):
         raise DataError(f"{len(impressions)} impressions for {len(findings)} findings: the files must be "
                         f"line-aligned", file=impressions_path, line=min(len(findings), len(impressions)) + 1)

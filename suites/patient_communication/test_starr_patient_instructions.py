@@ -1,8 +1,8 @@
 """PatientInstruct: write personalised after-procedure instructions for an outpatient surgery case
 from its diagnosis, procedure, history & physical and operative report (Stanford STARR-OMOP).
 
-HELM keeps rows whose QC is "TRUE" (any case) and whose five fields are all non-empty. Its input
-already ends with "Patient Instructions:", and the output cue adds it again; both are reproduced.
+HELM keeps rows whose QC is "TRUE" (any case) and whose five fields are all non-empty. The input
+ends after the operative report (and a blank line); the output cue "Patient Instructions" follows.
 """
 
 from pathlib import Path
@@ -21,7 +21,7 @@ HOW = ("Private Stanford data (STARR-OMOP outpatient procedures), available only
 def read_local(folder: Path) -> list[Record]:
     path = find_file(folder, "dataset_cases_qc.csv", HOW, suffix=".csv")
     records = []
-    for line, row in read_csv(path, ("QC", *FIELDS)):
+    for line, row in read_csv(path, ("QC", *FIELDS), universal_newlines=True):  # as HELM's open(): "\r\n" -> "\n"
         fields = {name: row[name].strip() for name in FIELDS}
         if row["QC"].strip().upper() == "TRUE" and all(fields.values()):
             records.append({"line": line, **fields})
@@ -31,7 +31,7 @@ def read_local(folder: Path) -> list[Record]:
 def to_instance(record: Record) -> Instance:
     text = (f"Diagnosis: {record['Diagnosis']}\nProcedure: {record['ActualProcedure']}\n"
             f"History & Physical: {record['HistoryPhysicalNoteText']}\nOperative Report: {record['OperativeNoteText']}"
-            "\n\nPatient Instructions:")
+            "\n\n")
     return Instance(id=f"line{record['line']}", input=text, reference=record["DischargeInstructionNoteText"])
 
 

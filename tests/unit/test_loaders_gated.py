@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +23,8 @@ import pyarrow.parquet
 import pytest
 
 from pytest_medhelm import Benchmark, DataError, ScoreContext
-from pytest_medhelm.data import DataSettings, DataUnavailable, load
-from pytest_medhelm.data.owner import approx_tokens
+from pytest_medhelm.data import DataSettings, DataUnavailable, DataWarning, load
+from pytest_medhelm.data import tokens
 from pytest_medhelm.suites.administration_and_workflow import test_mimiciv_billing_code as billing
 from pytest_medhelm.suites.clinical_decision_support import test_ehrshot as ehrshot
 from pytest_medhelm.suites.clinical_decision_support import test_medalign as medalign
@@ -99,21 +100,43 @@ def test_ehrshot_drops_prompts_over_100k_tokens(tmp_path: Path) -> None:
         "guo_readmission": [(1, T0 + timedelta(days=30), True), (1, T0 + timedelta(minutes=10), True),
                             (2, T0 + timedelta(days=30), False)]})
     ids = [i.id for i in load_from(ehrshot.BENCHMARK, tmp_path).instances if i.run == "guo_readmission"]
-    assert approx_tokens("\n".join(f"- {code}" for _, _, code in many)) > 100_000
+    assert tokens.count("\n".join(f"- {code}" for _, _, code in many)) > 100_000
     assert ids == ["guo_readmission-1-2020-01-01T00:10:00", "guo_readmission-2-2020-01-31T00:00:00"]
 
 
-def test_ehrshot_lab_task_keeps_pandas_sample_of_10000_labels(tmp_path: Path) -> None:
+def test_ehrshot_lab_task_keeps_pandas_sample_of_10000_labels_in_helms_order_and_pairing(tmp_path: Path) -> None:
     n = 10_003
     labels = [(1, T0 + timedelta(minutes=i), i % 2 == 0) for i in range(n)]
     ehrshot_export(tmp_path, events=[(1, T0, "SYNTH/A0")], labels={"lab_anemia": labels})
-    loaded = load_from(ehrshot.BENCHMARK, tmp_path, cap=20_000)
+    with pytest.warns(DataWarning, match=r"lab_anemia.labels\.parquet: the labels are not sorted"):
+        loaded = load_from(ehrshot.BENCHMARK, tmp_path, cap=20_000)
     lab = [i for i in loaded.instances if i.run == "lab_anemia"]
     # pandas' DataFrame.sample(n=10000, random_state=1) is RandomState(1).choice(n, 10000, replace=False).
     expected = np.random.RandomState(1).choice(n, 10_000, replace=False)
-    assert [i.id for i in lab] == [f"lab_anemia-1-{(T0 + timedelta(minutes=int(k))).isoformat()}" for k in expected]
-    # Each label travels with its own prompt (label k is True for even k).
+    # HELM's instances follow the labels sorted by (subject, time) ...
+    assert [i.id for i in lab] == [f"lab_anemia-1-{(T0 + timedelta(minutes=int(k))).isoformat()}"
+                                   for k in sorted(expected)]
+    # ... and take their labels from the sampled file order: the k-th prompt gets the k-th sampled label.
     assert [i.gold for i in lab[:50]] == ["yes" if k % 2 == 0 else "no" for k in expected[:50]]
+    # The correct pairing is kept beside it and scored as exact_match_pairing_corrected.
+    assert [i.extra["corrected"] for i in lab[:50]] == [0 if k % 2 == 0 else 1 for k in sorted(expected)[:50]]
+    first = lab[0]
+    own = "A" if first.extra["corrected"] == 0 else "B"
+    scores = asyncio.run(ehrshot.BENCHMARK.score(first, own, ScoreContext()))
+    assert scores["exact_match_pairing_corrected"] == 1.0
+    assert scores["exact_match"] == float(first.correct == first.extra["corrected"])
+
+
+def test_ehrshot_sorted_label_file_pairs_each_prompt_with_its_own_label_without_warning(tmp_path: Path) -> None:
+    labels = [(1, T0 + timedelta(days=1), True), (1, T0 + timedelta(days=2), False), (2, T0, True)]
+    ehrshot_export(tmp_path, events=[(1, T0, "SYNTH/A0")], labels={"guo_readmission": labels})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        loaded = load_from(ehrshot.BENCHMARK, tmp_path)
+    readmit = [i for i in loaded.instances if i.run == "guo_readmission"]
+    assert [i.gold for i in readmit] == ["yes", "no", "yes"]
+    assert all("corrected" not in i.extra for i in readmit)
+    assert "exact_match_pairing_corrected" not in asyncio.run(ehrshot.BENCHMARK.score(readmit[0], "A", ScoreContext()))
 
 
 def test_ehrshot_missing_label_column_names_file_and_field(tmp_path: Path) -> None:

@@ -227,7 +227,9 @@ def test_starr_keeps_qc_true_rows_with_every_field(tmp_path: Path) -> None:
     assert [(i.id, i.reference) for i in loaded.instances] == [("line2", "Rest the knee."), ("line5", "Keep the dressing dry.")]
     prompt = starr.BENCHMARK.render(loaded.instances[0])
     assert "Case Details: Diagnosis: Synthetic dx\nProcedure: Synthetic knee arthroscopy\n" in prompt
-    assert prompt.endswith("Operative Report: SYNTHETIC OP NOTE\n\nPatient Instructions:\nPatient Instructions:")
+    # HELM 0.5.16's input ends after the operative report: the output cue appears once (issue #16, case 2).
+    assert prompt.endswith("Operative Report: SYNTHETIC OP NOTE\n\n\nPatient Instructions:")
+    assert prompt.count("Patient Instructions:") == 1
 
 
 def test_starr_missing_column_names_file_line_and_field(tmp_path: Path) -> None:

@@ -47,5 +47,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'pytest_medhelm' has no attribute {name!r}")
 
 __all__ = ["Benchmark", "DataError", "DataUnavailable", "DataWarning", "Fetcher", "Instance", "Prompt", "Record",
-           "ScoreContext", "Source", "__version__", "find_file", "import_pyarrow", "mtsamples", "read_csv", "read_jsonl",
-           "shc", "tokens", "warn_row"]
+           "ScoreContext", "Source", "__version__", "find_file", "import_pyarrow", "mtsamples", "read_csv",
+           "read_jsonl", "shc", "tokens", "warn_row"]

@@ -56,7 +56,8 @@ def to_instance(record: Mapping[str, Any]) -> Instance:
 
 def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
     extra = instance.extra
-    return metrics.medcalc_bench(output, instance.reference, extra["category"], extra["lower_limit"], extra["upper_limit"])
+    return metrics.medcalc_bench(output, instance.reference, extra["category"], extra["lower_limit"],
+                                 extra["upper_limit"])
 
 
 BENCHMARK = Benchmark(

@@ -26,9 +26,8 @@ class Outcome:
 
 
 def request_for(benchmark: Benchmark, instance: Instance) -> ModelRequest:
-    plan = benchmark.plan()
-    return ModelRequest(prompt=plan.render(instance), max_tokens=plan.max_tokens, temperature=plan.temperature,
-                        stop=plan.stop, choices=instance.choices, context=instance.input)
+    return ModelRequest(prompt=benchmark.render(instance), max_tokens=benchmark.max_tokens,
+                        choices=instance.choices, context=instance.input)
 
 
 async def evaluate(benchmark: Benchmark, instance: Instance, model: ModelConfig, engine: Engine,

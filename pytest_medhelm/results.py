@@ -11,6 +11,8 @@ made of several HELM runs (spec 4.1). Category and subcategory means use scores 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -92,9 +94,43 @@ class ModelTotals(BaseModel):
     macro_average: float | None = Field(description="mean of the normalised benchmark scores")
 
 
+RunState = Literal["complete", "interrupted", "failed", "nothing_run"]
+
+
+class RunCounts(BaseModel):
+    """What happened to the selected items (each item counted once, by its worst phase)."""
+
+    selected: int = 0
+    passed: int = 0
+    wrong: int = Field(0, description="scored below the benchmark's pass rule")
+    failed: int = Field(0, description="plain tests that failed (not scores)")
+    errors: int = 0
+    skipped: int = 0
+    not_run: int = Field(0, description="selected but never reported (the run stopped before them)")
+    gates_passed: int = 0
+    gates_failed: int = 0
+
+
+class GateResultRecord(BaseModel):
+    """One gate of the run (``pytest_medhelm.gates``): its verdict and the numbers behind it."""
+
+    name: str
+    target: str
+    model: str
+    passed: bool
+    message: str
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class ResultsFile(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     created: str
+    # A dashboard must never show a green over stale or partial results: every run that starts
+    # says how it ended. Files written before the field existed were complete runs.
+    status: RunState = "complete"
+    status_reason: str | None = Field(None, description="why the run is not complete")
+    counts: RunCounts = Field(default_factory=RunCounts)
+    gates: list[GateResultRecord] = Field(default_factory=list)
     models: list[str]
     benchmarks: dict[str, BenchmarkResult]
     subcategories: dict[str, dict[str, float]] = Field(description="subcategory -> model -> normalised mean")
@@ -104,14 +140,28 @@ class ResultsFile(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.part")
-        tmp.write_text(self.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(path)
+        """Atomically: a reader sees the previous file or this one, never half of either."""
+        write_atomic(path, self.model_dump_json(indent=2))
 
     @classmethod
     def read(cls, path: Path) -> ResultsFile:
         return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a uniquely named temporary file in the same folder,
+    flushed to disk before it replaces ``path`` (two runs sharing an output folder never mix)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _benchmark_score(records: Sequence[InstanceRecord], *, normalized: bool = False) -> tuple[float, dict[str, float]]:

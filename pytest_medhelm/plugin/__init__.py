@@ -56,12 +56,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(plugin, "medhelm-session")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(ResultsReporter(settings, [m.name for m in plugin.models]), "medhelm-report")
+    if settings.active:
+        from pytest_medhelm.plugin.outcome import ErrorsStopTheRun, RestoreWrongAnswers, RunOutcome
+
+        config.pluginmanager.register(ErrorsStopTheRun(config), "medhelm-maxfail")
+        if not hasattr(config, "workerinput"):
+            outcome = RunOutcome(config, settings)
+            config.pluginmanager.register(outcome, "medhelm-outcome")
+            config.pluginmanager.register(RestoreWrongAnswers(outcome), "medhelm-outcome-restore")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_medhelm.plugin.xdist import XdistGlue
 
         config.pluginmanager.register(XdistGlue(settings.active), "medhelm-xdist")
     if settings.active and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = _collection_args(config)
+    elif settings.active:
+        from pytest_medhelm.plugin.nodeids import resolve_args, selected_gates_key
+
+        config.args, config.stash[selected_gates_key] = resolve_args(config.args, config.invocation_params.dir,
+                                                                           config.rootpath)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

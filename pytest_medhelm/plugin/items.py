@@ -120,10 +120,14 @@ class InstanceItem(_BracketItem):
 class NoticeItem(_BracketItem):
     """Stands in for a benchmark that cannot run: skipped (no data) or errored (bad data)."""
 
-    def __init__(self, *, message: str, skip: bool, **kwargs: Any) -> None:
+    def __init__(self, *, message: str, skip: bool, benchmark_id: str = "", kind: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.message = message
         self.skip = skip
+        if skip and kind:  # why this benchmark did not run, for the run's status (plugin/outcome.py)
+            from pytest_medhelm.plugin.outcome import unavailable_properties
+
+            self.user_properties.extend(unavailable_properties(kind, benchmark_id, message))
 
     def setup(self) -> None:
         if self.skip:
@@ -165,7 +169,8 @@ class BenchmarkModule(pytest.File):
             self.add_marker(marker)
 
         def notice(suffix: str, message: str, skip: bool) -> NoticeItem:
-            return NoticeItem.from_parent(self, name=f"{benchmark.id}[{suffix}]", message=message, skip=skip)
+            return NoticeItem.from_parent(self, name=f"{benchmark.id}[{suffix}]", message=message, skip=skip,
+                                          benchmark_id=benchmark.id, kind=suffix)
 
         if not plugin.models:
             yield notice("no-model", "no model given: pass --medhelm-model NAME", True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 
 DEFAULT_MAX_INSTANCES = 1000  # MedHELM's leaderboard cap (--max-eval-instances 1000)
 DEFAULT_CONCURRENCY = 16
+DEFAULT_MAX_DROP = 0.02  # a baseline gate allows this much drop (0-1 scale) before it may fail
+DEFAULT_ALPHA = 0.05  # ... and fails only when the drop is significant at this level
 
 # (option, ini key, type, default, help); every option has an ini twin.
 _OPTIONS: list[tuple[str, str, str, Any, str]] = [
@@ -28,8 +31,15 @@ _OPTIONS: list[tuple[str, str, str, Any, str]] = [
     ("--medhelm-no-cache", "medhelm_no_cache", "bool", False, "do not read or write the response cache"),
     ("--medhelm-concurrency", "medhelm_concurrency", "int", DEFAULT_CONCURRENCY,
      "model requests in flight per model (shared across xdist workers)"),
-    ("--medhelm-strict", "medhelm_strict", "bool", False,
-     "plain pytest exit status: any item below its pass rule fails the run"),
+    ("--medhelm-baseline", "medhelm_baseline", "string", None,
+     "a previous run's results.json: each benchmark (and configured category/overall) gets a gate "
+     "that fails on a significant drop larger than --medhelm-max-drop"),
+    ("--medhelm-max-drop", "medhelm_max_drop", "float", DEFAULT_MAX_DROP,
+     "drop of a 0-1 score from the baseline that a gate allows (default 0.02)"),
+    ("--medhelm-alpha", "medhelm_alpha", "float", DEFAULT_ALPHA,
+     "significance level of the baseline gates' paired test (default 0.05)"),
+    ("--medhelm-gates", "medhelm_gates", "string", None,
+     "gate thresholds file (default: [tool.medhelm.gates] in pyproject.toml, else medhelm.yaml, in the rootdir)"),
     ("--medhelm-download", "medhelm_download", "bool", False,
      "download public benchmark data that is not found locally"),
 ]
@@ -45,9 +55,13 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(flag, action="store_true", dest=ini, default=None, help=help_text)
             parser.addini(ini, help_text, type="bool", default=default)
         else:
-            group.addoption(flag, dest=ini, default=None, type=int if kind == "int" else str,
+            group.addoption(flag, dest=ini, default=None, type={"int": int, "float": float}.get(kind, str),
                             metavar=flag.rsplit("-", 1)[-1].upper(), help=help_text)
             parser.addini(ini, help_text, type="string", default=None if default is None else str(default))
+    # Replaced by gates in 0.2: kept only to say so (a low score never fails a run by itself).
+    group.addoption("--medhelm-strict", action="store_true", dest="medhelm_strict", default=None,
+                    help=argparse.SUPPRESS)
+    parser.addini("medhelm_strict", "removed: use gates", type="string", default=None)
     parser.addini("medhelm_data_paths", "per-benchmark data folders, one 'benchmark_id = path' a line",
                   type="linelist", default=[])
     parser.addini("medhelm_paths", "extra paths collected with the built-in suites when a model is given",
@@ -59,13 +73,14 @@ def _value(config: pytest.Config, ini: str, kind: str) -> Any:
     if given is not None:
         return given
     value = config.getini(ini)
-    if kind == "int":
+    if kind in ("int", "float"):
         if value in (None, ""):
             return None
         try:
-            return int(value)
+            return int(value) if kind == "int" else float(value)
         except ValueError:
-            raise pytest.UsageError(f"ini key {ini}: expected a whole number, got {value!r}") from None
+            what = "a whole number" if kind == "int" else "a number"
+            raise pytest.UsageError(f"ini key {ini}: expected {what}, got {value!r}") from None
     return value
 
 
@@ -78,9 +93,12 @@ class Settings:
     output: Path
     cache: Path | None
     concurrency: int
-    strict: bool
     download: bool
     data_paths: dict[str, Path]
+    baseline: Path | None = None
+    max_drop: float | None = None  # None: the gates file's default, else DEFAULT_MAX_DROP
+    alpha: float | None = None  # None: the gates file's default, else DEFAULT_ALPHA
+    gates_file: Path | None = None
 
     @property
     def active(self) -> bool:
@@ -105,6 +123,17 @@ def read_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError("--medhelm-max-instances must be at least 1")
     if concurrency is not None and concurrency < 1:
         raise pytest.UsageError("--medhelm-concurrency must be at least 1")
+    if config.getoption("medhelm_strict") or config.getini("medhelm_strict"):
+        raise pytest.UsageError(
+            "--medhelm-strict (ini medhelm_strict) was removed: a low score is a finding, not a failed run. "
+            "Fail a run on scores with gates: min_score floors in [tool.medhelm.gates] (pyproject.toml) or "
+            "medhelm.yaml, and --medhelm-baseline PREVIOUS/results.json (see the README, 'Gates in CI')")
+    max_drop = _value(config, "medhelm_max_drop", "float")
+    alpha = _value(config, "medhelm_alpha", "float")
+    if max_drop is not None and not 0 <= max_drop <= 1:
+        raise pytest.UsageError(f"--medhelm-max-drop must be between 0 and 1 (a drop of a 0-1 score), got {max_drop}")
+    if alpha is not None and not 0 < alpha < 1:
+        raise pytest.UsageError(f"--medhelm-alpha must be between 0 and 1, got {alpha}")
 
     def either(ini: str) -> Path | None:
         given = config.getoption(ini)
@@ -126,7 +155,10 @@ def read_settings(config: pytest.Config) -> Settings:
         output=either("medhelm_output") or rootdir / "medhelm-results",
         cache=None if no_cache else cache,
         concurrency=concurrency or DEFAULT_CONCURRENCY,
-        strict=bool(_value(config, "medhelm_strict", "bool")),
         download=bool(_value(config, "medhelm_download", "bool")),
         data_paths=data_paths,
+        baseline=either("medhelm_baseline"),
+        max_drop=max_drop,
+        alpha=alpha,
+        gates_file=either("medhelm_gates"),
     )

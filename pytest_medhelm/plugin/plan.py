@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 # pytest options that select items, or stop a run early (-x, --maxfail): with any of them set,
 # what will be run is not known up front.
-_SELECTING_OPTIONS = ("keyword", "markexpr", "deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail")
+_SELECTING_OPTIONS = ("keyword", "markexpr", "deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail",
+                      "medhelm_maxfail")
 # Plugins whose collection hooks select nothing beyond those options (pytest's own, xdist, ours).
 _KNOWN_COLLECTION_HOOKS = ("_pytest.", "xdist.", "pytest_medhelm.")
 

@@ -47,9 +47,10 @@ class ResultsReporter:
         if report.failed:
             self.hard_failures += 1
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.records or self.errors:
+    def build_results(self) -> ResultsFile:
+        """The run's aggregates (once): called by the run outcome (plugin/outcome.py), which
+        adds the status, counts and gates, writes results.json and prints the table last."""
+        if self.results is None:
             from pytest_medhelm.results import aggregate
 
             notes = []
@@ -57,19 +58,7 @@ class ResultsReporter:
                 notes.append("LLM jury not configured: open-ended benchmarks are scored by ROUGE-L (0-1) "
                              "against the reference, not by MedHELM's 1-5 jury")
             self.results = aggregate(self.records, dict(self.errors), self.models, notes)
-            self.results.write(self.settings.output / "results.json")
-        # A low score is a finding, not a broken run: exit 0 unless something errored or the run
-        # stopped early (-x, --maxfail), since then not every selected item ran.
-        if (not self.settings.strict and session.exitstatus == pytest.ExitCode.TESTS_FAILED
-                and self.hard_failures == 0 and not session.shouldfail and not session.shouldstop):
-            session.exitstatus = pytest.ExitCode.OK
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.results is None:
-            return
-        for line in summary_lines(self.results):
-            terminalreporter.write_line(line)
-        terminalreporter.write_line(f"results: {self.settings.output / 'results.json'}")
+        return self.results
 
 
 def prune_silent_phase_reports(config: pytest.Config) -> None:

@@ -90,13 +90,6 @@ class MedhelmPlugin:
                 self.models = [self.registry.resolve(name) for name in settings.models]
             except RegistryError as exc:
                 raise pytest.UsageError(f"medhelm: {exc}") from None
-        if settings.active:
-            from pytest_medhelm.helm import HelmPackageError, use
-
-            try:  # HELM's package for the prompts: the mirror's copy or the download cache's
-                use(settings.data_dir)
-            except HelmPackageError as exc:
-                raise pytest.UsageError(f"medhelm: {exc}") from None
         self._data: DataSettings | None = None
         self._engine: Engine | None = None
         self._pipeline: Pipeline | None = None
@@ -215,8 +208,12 @@ class MedhelmPlugin:
     def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if is_suite_module(module_path):
             from pytest_medhelm.plugin.items import BenchmarkModule
+            from pytest_medhelm.plugin.nodeids import suite_nodeid
 
-            return BenchmarkModule.from_parent(parent, path=module_path)
+            # Named by its place in the suites folder however it was selected, so that the ids
+            # printed can be pasted back from anywhere (plugin/nodeids.py).
+            return BenchmarkModule.from_parent(parent, path=module_path,
+                                               nodeid=suite_nodeid(module_path, self.config.rootpath))
         return None
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from medhelm_sessions import Medhelm
+from pytest_medhelm.testserver import Fault, TestServer
 
 EXTRACTIVE = "baseline-extractive"
 
@@ -109,14 +110,32 @@ def test_last_failed_reruns_only_the_low_scores(medhelm: Medhelm) -> None:
                                                   for pmid in medhelm.EXTRACTIVE_WRONG)
 
 
-def test_exitfirst_stops_after_the_first_low_score(medhelm: Medhelm) -> None:
-    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, "-x")
+@pytest.mark.parametrize("flags", [("-x",), ("--maxfail=1",), ("-x", "-n", "2")])
+def test_exitfirst_does_not_stop_on_wrong_answers(medhelm: Medhelm, flags: tuple[str, ...]) -> None:
+    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *flags)
 
-    # File order: 900001 passes, 900002 is the first wrong answer.
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
-    # Not every selected item ran, so this is not the "low scores only" exit 0.
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # 900002 and 900004 are wrong answers: findings about the model, so every item runs.
+    result.assert_outcomes(passed=4, failed=2)
+    assert "stopping after" not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK
+    assert medhelm.results().status == "complete"
+
+
+@pytest.mark.parametrize("flags", [("-x",), ("-x", "-n", "2")])
+def test_exitfirst_stops_on_the_first_error(medhelm: Medhelm, server: TestServer, flags: tuple[str, ...]) -> None:
+    # 900003's request is rejected (400: not retried, not fatal): an error, which -x stops on.
+    server.fail_matching(lambda body: "900003" in json.dumps(body), Fault.http(400))
+
+    result = medhelm.run(f"--medhelm-model=local@{server.url}", *medhelm.ONLY_PUBMED, *flags)
+
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", outcomes.get("error")) == 1
+    assert sum(outcomes.get(key, 0) for key in ("passed", "failed")) < 5  # it stopped before the rest
+    result.stdout.fnmatch_lines(["*stopping after 1 error*"])
+    assert result.ret != pytest.ExitCode.OK
+    results = medhelm.results()
+    assert results.status == "interrupted"
+    assert "stopping after 1 error" in (results.status_reason or "")
 
 
 @pytest.mark.parametrize("cap", [5, 19])

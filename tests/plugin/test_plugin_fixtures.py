@@ -28,8 +28,9 @@ def test_readme_example_runs_once_per_model_and_is_aggregated(medhelm: Medhelm, 
     result.stdout.fnmatch_lines([f"PASSED test_triage.py::test_chest_pain_triage[[]{local}[]]",
                                  "FAILED test_triage.py::test_chest_pain_triage[[]baseline-extractive[]]*"])
     assert result.ret == pytest.ExitCode.OK  # a low score is a finding
-    # The failure points at the user's test, not into the plugin with the model's output.
-    result.stdout.fnmatch_lines(["E   *ScoreBelowPass: triage_smoke: score = 0, below the pass rule (>= 1)"])
+    # A low score is its one FAILED line: no failure section, so neither the plugin's frames nor
+    # the model's output.
+    assert "_ test_chest_pain_triage[baseline-extractive] _" not in result.stdout.str()
     assert "Completion(" not in result.stdout.str() and "fixtures.py" not in result.stdout.str()
     results = medhelm.results()
     triage = results.benchmarks["triage_smoke"]

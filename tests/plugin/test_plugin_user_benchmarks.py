@@ -63,13 +63,13 @@ def test_a_user_benchmark_is_collected_scored_and_reported_with_its_taxonomy_pla
 
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == pytest.ExitCode.OK  # a low score is a finding, not a broken run
+    # The wrong answer is its one FAILED line; the score table ends the output.
     result.stdout.fnmatch_lines([
-        "ed_triage: exact_match = 0, below the pass rule (>= 1)",
+        f"PASSED triage.medhelm.yaml::ed_triage[[]t1-{EXTRACTIVE}[]]",
+        f"FAILED triage.medhelm.yaml::ed_triage[[]t2-{EXTRACTIVE}[]]*",
         "ed_triage*exact_match*0.500 (n=2)",
         "Clinical Decision Support*0.500",
         "  Supporting Diagnostic Decisions*0.500",
-        f"PASSED triage.medhelm.yaml::ed_triage[[]t1-{EXTRACTIVE}[]]",
-        f"FAILED triage.medhelm.yaml::ed_triage[[]t2-{EXTRACTIVE}[]]*",
     ])
     results = medhelm.results()
     triage = results.benchmarks["ed_triage"]

@@ -1,0 +1,140 @@
+"""No false greens: every run that starts says how it ended, in its exit status, its terminal
+output and results.json, and a run that is not complete never destroys the last complete result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medhelm_sessions import Medhelm
+from pytest_medhelm.results import ResultsFile
+from pytest_medhelm.testserver import TestServer
+
+EXTRACTIVE = "baseline-extractive"
+KEY_ENV = "MEDHELM_RUN_STATUS_TEST_KEY"
+
+
+def complete_run(medhelm: Medhelm) -> ResultsFile:
+    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED)
+    assert result.ret == pytest.ExitCode.OK
+    results = medhelm.results()
+    assert results.status == "complete" and results.status_reason is None
+    return results
+
+
+def test_a_complete_run_says_so_with_its_counts(medhelm: Medhelm) -> None:
+    results = complete_run(medhelm)
+
+    counts = results.counts
+    assert (counts.selected, counts.passed, counts.wrong, counts.errors, counts.skipped, counts.not_run) == (
+        6, 4, 2, 0, 0, 0)
+    raw = json.loads((medhelm.path / "medhelm-results" / "results.json").read_text())
+    assert raw["status"] == "complete" and raw["counts"]["wrong"] == 2
+    # Written atomically: no temporary file is left beside it.
+    assert sorted(p.name for p in (medhelm.path / "medhelm-results").iterdir()) == ["results.json"]
+
+
+@pytest.mark.parametrize("data_dir", ["data", "no-such-folder"])
+def test_no_selected_benchmark_with_data_exits_non_zero_naming_the_folder(medhelm: Medhelm, data_dir: str) -> None:
+    if data_dir == "data":
+        (medhelm.data / "pubmed_qa" / "test.jsonl").unlink()
+    previous = complete_run(medhelm) if data_dir != "data" else None
+
+    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", f"--medhelm-data-dir={data_dir}", "-m", "pubmed_qa")
+
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.assert_outcomes(skipped=1)
+    messages = [line for line in result.outlines if "no selected benchmark had data" in line]
+    assert len(messages) == 1
+    assert str(medhelm.path / data_dir) in messages[0] and "lacks pubmed_qa/" in messages[0]
+    results = medhelm.results()
+    assert results.status == "nothing_run"
+    assert "lacks pubmed_qa/" in (results.status_reason or "")
+    assert results.counts.skipped == 1 and not results.instances
+    if previous is not None:  # the last complete result is kept beside it, intact
+        kept = ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json")
+        assert kept.status == "complete" and kept.instances == previous.instances
+
+
+def test_the_readme_marker_example_without_data_says_so(medhelm: Medhelm) -> None:
+    # As on a machine without the mirror: no --medhelm-data-dir, an empty download cache.
+    result = medhelm.pytester.runpytest(f"--medhelm-model={EXTRACTIVE}", "-m", "clinical_decision_support and public")
+
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["*no selected benchmark had data*no --medhelm-data-dir was given*lacks*med_qa/*"])
+
+
+def test_a_rejected_key_marks_the_run_failed_and_keeps_the_last_complete_result(
+        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = complete_run(medhelm)
+    monkeypatch.setenv(KEY_ENV, "sk-wrong-key-for-this-test")
+    with TestServer(api_key="the-right-key") as server:
+        path = medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
+                                   f"    base_url: {server.url}\n    api_key_env: {KEY_ENV}\n")
+        result = medhelm.run(f"--medhelm-models-file={path}", "--medhelm-model=guarded", *medhelm.ONLY_PUBMED)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    results = medhelm.results()
+    assert results.status == "failed"
+    assert "the API key was rejected" in (results.status_reason or "")
+    assert "sk-wrong-key" not in (medhelm.path / "medhelm-results" / "results.json").read_text()
+    result.stdout.fnmatch_lines(["medhelm: run FAILED: medhelm: model 'guarded'*the API key was rejected*",
+                                 "previous complete results kept: *results.last-complete.json"])
+    kept = ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json")
+    assert kept.status == "complete" and kept.instances == previous.instances and kept.models == [EXTRACTIVE]
+
+    # A failed run after a failed run keeps the same last complete result; a complete run
+    # then replaces both.
+    medhelm.run(f"--medhelm-model={EXTRACTIVE}", f"--medhelm-data-dir={medhelm.path / 'nowhere'}")
+    assert ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json").instances == kept.instances
+    complete_run(medhelm)
+    assert not (medhelm.path / "medhelm-results" / "results.last-complete.json").exists()
+
+
+INTERRUPTING_PLUGIN = """
+def pytest_runtest_logfinish(nodeid, location):
+    if "900003" in nodeid:
+        raise KeyboardInterrupt
+"""
+
+
+def test_an_interrupted_run_is_marked_interrupted_everywhere(medhelm: Medhelm) -> None:
+    complete_run(medhelm)
+    # Ctrl-C after the third item (a plugin, not a conftest: the suites are outside this folder).
+    medhelm.pytester.makepyfile(interrupter=INTERRUPTING_PLUGIN)
+    medhelm.pytester.syspathinsert()
+
+    result = medhelm.pytester.runpytest(*medhelm.args(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED,
+                                                      "-p", "interrupter"), no_reraise_ctrlc=True)
+
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    results = medhelm.results()
+    assert results.status == "interrupted"
+    assert results.counts.selected == 6 and results.counts.not_run == 3
+    assert len(results.instances) == 3
+    result.stdout.fnmatch_lines(["medhelm: run INTERRUPTED: *", "previous complete results kept: *",
+                                 "results: *results.json (status: interrupted)"])
+    assert ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json").status == "complete"
+
+
+def test_collect_only_writes_nothing(medhelm: Medhelm) -> None:
+    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.OK
+    assert not (medhelm.path / "medhelm-results").exists()
+
+
+def test_a_previous_file_without_a_status_counts_as_complete(medhelm: Medhelm, tmp_path: Path) -> None:
+    complete_run(medhelm)
+    path = medhelm.path / "medhelm-results" / "results.json"
+    data = json.loads(path.read_text())
+    for key in ("status", "status_reason", "counts", "gates"):
+        data.pop(key)
+    path.write_text(json.dumps(data))  # as written before the status existed
+    assert ResultsFile.read(path).status == "complete"
+
+    medhelm.run(f"--medhelm-model={EXTRACTIVE}", f"--medhelm-data-dir={tmp_path / 'empty'}")
+
+    assert (medhelm.path / "medhelm-results" / "results.last-complete.json").exists()

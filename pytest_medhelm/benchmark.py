@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 if TYPE_CHECKING:
     from pytest_medhelm.data.sources import Source
+    from pytest_medhelm.helm import AdapterStrings, Template
 
 Access = Literal["public", "gated", "private"]
 LETTERS = string.ascii_uppercase
@@ -58,10 +59,12 @@ class Prompt:
 
     ``input_noun=""`` really produces ``": "`` before the input, as in HELM; ``None`` produces
     nothing. For multiple choice the options follow as ``A. text`` lines, and the newline before
-    them is dropped when ``input_noun`` is ``None`` (HELM's MC adapter).
+    them is dropped when ``input_noun`` is ``None`` (HELM's MC adapter). ``instructions`` may be a
+    template (HELM builds CLEAR's from the run's condition): its fields are filled from the
+    instance's ``extra``.
     """
 
-    instructions: str = ""
+    instructions: str | Template = ""
     input_noun: str | None = None
     output_noun: str | None = None
     newline_after_input_noun: bool = False
@@ -78,9 +81,37 @@ class Prompt:
             block += "".join(f"{letter}. {text}\n" for letter, text in zip(LETTERS, instance.choices))
         if self.output_noun is not None:
             block += f"{self.output_noun}: ".rstrip()
-        if self.instructions:
-            return f"{self.instructions}\n\n{block}"
+        instructions = self.instructions
+        if not isinstance(instructions, str):
+            instructions = instructions.fill(instance.extra)
+        if instructions:
+            return f"{instructions}\n\n{block}"
         return block
+
+    @classmethod
+    def from_helm(cls, adapter: AdapterStrings) -> Prompt:
+        """The prompt layout of one HELM run spec (see :func:`pytest_medhelm.helm.adapter_strings`)."""
+        return cls(instructions=adapter.instructions, input_noun=adapter.input_noun,
+                   output_noun=adapter.output_noun, newline_after_input_noun=adapter.newline_after_input_noun,
+                   multiple_choice=adapter.multiple_choice)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPlan:
+    """How one benchmark asks: the prompt builder, the request's parameters, and where the words come from.
+
+    ``source`` is ``helm-0.5.16`` when the prompt is HELM's (read from its package), ``own`` when
+    it is our fallback wording (no package found), or ``user`` for a ``*.medhelm.yaml`` benchmark.
+    """
+
+    prompt: PromptBuilder
+    max_tokens: int
+    temperature: float = 0.0
+    stop: tuple[str, ...] = ()
+    source: str = "own"
+
+    def render(self, instance: Instance) -> str:
+        return self.prompt.render(instance) if isinstance(self.prompt, Prompt) else self.prompt(instance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,21 +131,31 @@ PromptBuilder = Union[Prompt, Callable[[Instance], str]]
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A MedHELM benchmark: where its data is, how an instance is asked, how it is scored."""
+    """A MedHELM benchmark: where its data is, how an instance is asked, how it is scored.
+
+    Each fact is declared once: the place in the taxonomy comes from ``taxonomy.yaml`` (by id);
+    ``open_ended=True`` brings the open-ended defaults (ROUGE-L under ``rouge_l`` until a jury is
+    configured, pass at 0.2, and the jury metric ``<id>_accuracy``); ``helm_prompt`` names HELM's
+    run spec, whose instructions, nouns and request parameters are read from HELM's package at run
+    time, with ``prompt`` and ``max_tokens`` as our own fallback when the package is absent.
+    """
 
     id: str
     name: str
-    category: str
-    subcategory: str
     access: Access
     source: Source
     to_instance: Callable[[Mapping[str, Any]], Instance | None]
+    # Our own wording: used only when HELM's package is not available (results say ``own``).
     prompt: PromptBuilder
-    scorer: Scorer
-    main_metric: str
     max_tokens: int
-    # An item passes when its main metric is at least this value.
-    pass_at: float = 1.0
+    scorer: Scorer | None = None
+    main_metric: str = ""
+    # HELM's run-spec name (``@run_spec_function("...")`` in medhelm_run_specs.py).
+    helm_prompt: str | None = None
+    category: str = ""
+    subcategory: str = ""
+    # An item passes when its main metric is at least this value (default 1.0; 0.2 open-ended).
+    pass_at: float = None  # type: ignore[assignment]
     open_ended: bool = False
     # MedHELM's jury metric for open-ended benchmarks (``aci_bench_accuracy``); until a jury is
     # configured they are scored by ``scorer`` (ROUGE) under ``main_metric`` instead.
@@ -133,10 +174,44 @@ class Benchmark:
     collapse_duplicates: bool = False
     description: str = ""
 
+    def __post_init__(self) -> None:
+        def default(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if not self.category or not self.subcategory:
+            from pytest_medhelm.taxonomy import load_taxonomy
+
+            place = load_taxonomy().place(self.id)
+            if place is None:
+                raise ValueError(f"benchmark {self.id!r} is not placed in taxonomy.yaml (nor given a category "
+                                 f"and subcategory)")
+            default("category", place[0].id)
+            default("subcategory", place[1].name)
+        if self.open_ended:
+            if self.scorer is None:
+                from pytest_medhelm import scorers
+
+                default("scorer", scorers.rouge_l)
+                default("main_metric", self.main_metric or "rouge_l")
+            if self.jury_metric is None and self.helm_prompt is not None:
+                default("jury_metric", f"{self.id}_accuracy")
+        if self.pass_at is None:
+            default("pass_at", 0.2 if self.open_ended else 1.0)
+        if self.scorer is None or not self.main_metric:
+            raise ValueError(f"benchmark {self.id!r}: a closed-ended benchmark needs a scorer and a main_metric")
+
+    def plan(self) -> RequestPlan:
+        """How this benchmark asks now: HELM's prompt when its package is here, else our own."""
+        from pytest_medhelm.helm.prompts import request_plan
+
+        return request_plan(self)
+
+    @property
+    def prompt_source(self) -> str:
+        return self.plan().source
+
     def render(self, instance: Instance) -> str:
-        if isinstance(self.prompt, Prompt):
-            return self.prompt.render(instance)
-        return self.prompt(instance)
+        return self.plan().render(instance)
 
     @property
     def closed_ended(self) -> bool:

@@ -26,8 +26,9 @@ class Outcome:
 
 
 def request_for(benchmark: Benchmark, instance: Instance) -> ModelRequest:
-    return ModelRequest(prompt=benchmark.render(instance), max_tokens=benchmark.max_tokens,
-                        choices=instance.choices, context=instance.input)
+    plan = benchmark.plan()
+    return ModelRequest(prompt=plan.render(instance), max_tokens=plan.max_tokens, temperature=plan.temperature,
+                        stop=plan.stop, choices=instance.choices, context=instance.input)
 
 
 async def evaluate(benchmark: Benchmark, instance: Instance, model: ModelConfig, engine: Engine,

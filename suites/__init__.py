@@ -8,7 +8,9 @@ built-in suite module, or a hospital's own ``*.medhelm.yaml`` (see ``configurabl
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,6 +43,14 @@ def load_benchmark(path: Path) -> Benchmark:
     if not isinstance(benchmark, Benchmark):
         raise TypeError(f"{path}: a suite module must define BENCHMARK = Benchmark(...)")
     return benchmark
+
+
+def declaring_module(benchmark: Benchmark) -> ModuleType | None:
+    """The imported suite module whose ``BENCHMARK`` is ``benchmark`` (its source keys instance caches)."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith(__name__ + ".") and getattr(module, "BENCHMARK", None) is benchmark:
+            return module
+    return None
 
 
 def suite_files() -> list[Path]:

@@ -105,13 +105,18 @@ def _file_digest(path: Path) -> str:
 
 
 def _code_digest(benchmark: Benchmark) -> str:
-    """Hash of the code that turns files into instances: the suite module and the modules of its
-    reader functions (shared helpers such as ``data/shc.py``), plus the package version."""
+    """Hash of the code that turns files into instances: the suite module that declares the
+    benchmark, the modules of its reader functions (shared helpers such as ``data/shc.py``), the
+    package version and HELM's package in use."""
     from pytest_medhelm import __version__
 
-    digest = hashlib.blake2b(__version__.encode(), digest_size=8)
+    from pytest_medhelm.helm.prompts import cache_key
+    from pytest_medhelm.suites import declaring_module
+
+    # HELM's package (or its absence) too: suite modules read scenario strings from it.
+    digest = hashlib.blake2b(f"{__version__} {cache_key()}".encode(), digest_size=8)
     functions = (benchmark.to_instance, benchmark.source.read_local, benchmark.source.shared_fields)
-    modules = {inspect.getmodule(f) for f in functions if f is not None}
+    modules = {inspect.getmodule(f) for f in functions if f is not None} | {declaring_module(benchmark)}
     for module in sorted(modules - {None}, key=lambda m: m.__name__):  # type: ignore[arg-type,union-attr]
         try:
             digest.update(inspect.getsource(module).encode())  # type: ignore[arg-type]

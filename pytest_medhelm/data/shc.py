@@ -13,7 +13,6 @@ running counter; ENT-Referral skips rows without a label, and does not count the
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from pytest_medhelm.data.sources import DataError, Record, Source
 UPSTREAM = "Stanford Health Care (private; not distributed)"
 
 
-def benchmark(*, id: str, name: str, category: str, subcategory: str, file: str, template: str,
+def benchmark(*, id: str, name: str, file: str, template: str,
               options: str = "AB", question_column: str = "prompt", skip_unlabelled: bool = False,
               description: str = "") -> Benchmark:
     """An SHC benchmark: ``template`` is filled with ``{question}``, ``{context}`` and ``{counter}``."""
@@ -57,19 +56,15 @@ def benchmark(*, id: str, name: str, category: str, subcategory: str, file: str,
         return Instance(id=hashlib.sha1(text.encode()).hexdigest()[:12], input=text, choices=choices,
                         correct=choices.index(record["label"]), extra={"line": record["line"]})
 
-    # Parsed instances are cached under the source of to_instance's module: name the suite module
-    # that declares the template, so editing a template re-parses the data.
-    to_instance.__module__ = sys._getframe(1).f_globals.get("__name__", __name__)
     letters = ", ".join(choices[:-1]) + (", or " if len(choices) > 2 else " or ") + choices[-1]
     return Benchmark(
         id=id,
         name=name,
-        category=category,
-        subcategory=subcategory,
         access="private",
         source=Source(upstream=UPSTREAM, how_to_get=how_to_get, read_local=read_local),
         to_instance=to_instance,
-        prompt=Prompt(instructions=f"Answer {letters}.", input_noun="", output_noun="", multiple_choice=True),
+        prompt=Prompt(instructions=f"Reply {letters} only.", input_noun="", output_noun="", multiple_choice=True),
+        helm_prompt=id,
         scorer=scorers.multiple_choice,
         main_metric="exact_match",
         max_tokens=1,

@@ -8,6 +8,9 @@ The narrow interface the rest of pytest-medhelm uses:
 * :meth:`HelmPackage.module` -- the strings of any ``.py`` file in the wheel (module and class
   assignments, function locals, calls with their keyword arguments, argument defaults), e.g. a
   scenario's instance template or an annotator's ``PROMPT_TEMPLATE`` and ``ANNOTATION_CRITERIA``;
+* :func:`use` / :func:`active` / :func:`source` -- the package this process uses for prompts
+  (chosen once with the data mirror), and ``helm-0.5.16`` or ``own``;
+  :func:`scenario_value` -- a scenario's string for a suite module, None without the package;
 * :func:`adapter_strings` -- one run spec's instructions, nouns, max tokens, temperature and
   stop sequences;
 * :func:`scenario` / :func:`annotator` -- shorthands for ``helm/benchmark/scenarios/<name>.py``
@@ -16,10 +19,10 @@ The narrow interface the rest of pytest-medhelm uses:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pytest_medhelm.helm.extract import Call, Expr, Field, ModuleStrings, Template
+from pytest_medhelm.helm.prompts import active, scenario_value, source, use
 from pytest_medhelm.helm.runspecs import AdapterStrings, adapter_strings
 from pytest_medhelm.helm.wheel import (
     HELM_VERSION,
@@ -30,22 +33,14 @@ from pytest_medhelm.helm.wheel import (
     HelmPackageError,
     download_wheel,
     find_wheel,
+    locate_wheel,
     verify,
 )
 
 OWN_SOURCE = "own"
 JUDGES_FILE = "helm/benchmark/scenarios/medhelm/judges.yaml"
 
-_opened: dict[tuple[str, ...], HelmPackage | None] = {}
-
-
-def locate(data_dir: Path | str | None = None) -> HelmPackage | None:
-    """The pinned wheel from ``data_dir/helm/`` or the download cache, opened once per process."""
-    path = find_wheel(Path(data_dir) if data_dir is not None else None)
-    key = (str(data_dir), str(path))
-    if key not in _opened:
-        _opened[key] = HelmPackage.open(path) if path is not None else None
-    return _opened[key]
+locate = locate_wheel
 
 
 def scenario(package: HelmPackage, name: str) -> ModuleStrings:
@@ -68,5 +63,5 @@ def judges(package: HelmPackage) -> Any:
 __all__ = [
     "HELM_VERSION", "JUDGES_FILE", "OWN_SOURCE", "PROMPT_SOURCE", "WHEEL_NAME", "WHEEL_SHA256",
     "AdapterStrings", "Call", "Expr", "Field", "HelmPackage", "HelmPackageError", "ModuleStrings", "Template",
-    "adapter_strings", "annotator", "download_wheel", "find_wheel", "judges", "locate", "scenario", "verify",
+    "active", "adapter_strings", "annotator", "download_wheel", "find_wheel", "judges", "locate", "locate_wheel", "scenario", "scenario_value", "source", "use", "verify",
 ]

@@ -63,6 +63,19 @@ def find_wheel(data_dir: Path | None = None) -> Path | None:
     return found[0] if found else None
 
 
+_opened: dict[tuple[str, str], HelmPackage | None] = {}
+
+
+def locate_wheel(data_dir: Path | str | None = None) -> HelmPackage | None:
+    """The pinned wheel from ``data_dir/helm/`` or the download cache, opened once per process;
+    None when there is none; :class:`HelmPackageError` when the one found has another hash."""
+    path = find_wheel(Path(data_dir) if data_dir is not None else None)
+    key = (str(path), str(cache_root()))
+    if key not in _opened:
+        _opened[key] = HelmPackage.open(path) if path is not None else None
+    return _opened[key]
+
+
 def verify(path: Path, expected: str = WHEEL_SHA256) -> str:
     """``path``'s sha256 when it is ``expected``; otherwise a :class:`HelmPackageError` naming both."""
     actual = sha256_of(path)
@@ -73,6 +86,26 @@ def verify(path: Path, expected: str = WHEEL_SHA256) -> str:
             f"(pip download crfm-helm=={HELM_VERSION} --no-deps)."
         )
     return actual
+
+
+def _verified(path: Path, expected: str) -> str:
+    """:func:`verify`, remembered for an unchanged file (same path, size and mtime): hashing the
+    wheel costs ~40 ms, paid once rather than by every process of every run."""
+    stat = path.stat()
+    stamp = cache_root() / "verified" / (hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24] + ".json")
+    seen = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected}
+    try:
+        if json.loads(stamp.read_text(encoding="utf-8")) == seen:
+            return expected
+    except (OSError, ValueError):
+        pass
+    digest = verify(path, expected)
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps(seen), encoding="utf-8")
+    except OSError:
+        pass
+    return digest
 
 
 class HelmPackage:
@@ -87,7 +120,7 @@ class HelmPackage:
 
     @classmethod
     def open(cls, path: Path, *, expected_sha256: str = WHEEL_SHA256, cache_dir: Path | None = None) -> HelmPackage:
-        return cls(path, verify(Path(path), expected_sha256), cache_dir=cache_dir)
+        return cls(path, _verified(Path(path), expected_sha256), cache_dir=cache_dir)
 
     @property
     def source_name(self) -> str:

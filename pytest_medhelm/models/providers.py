@@ -58,15 +58,18 @@ def build_call(model: ModelConfig, request: ModelRequest) -> HttpCall:
             body["stop_sequences"] = stops
         body.update(model.params)
         return HttpCall(f"{model.base_url}/messages", body)
-    body = {"model": model.model, "messages": messages}
+    # HELM's OpenAI client's body, field for field and in its order (helm/clients/openai_client.py):
+    # its Request defaults top_p, n and the penalties are sent too, and an empty stop list as null.
+    stop = list(request.stop) or None
     if model.reasoning and model.reasoning.openai_o_params:
-        # o-series: no temperature/top_p, max_completion_tokens, no empty stop list.
+        # o-series: max_completion_tokens; no temperature, top_p or penalties; no null stop.
+        body = {"model": model.model, "messages": messages, "n": 1}
+        if stop is not None:
+            body["stop"] = stop
         body["max_completion_tokens"] = max_tokens
     else:
-        body["max_tokens"] = max_tokens
-        body["temperature"] = request.temperature
-    if request.stop:
-        body["stop"] = list(request.stop)
+        body = {"model": model.model, "messages": messages, "temperature": request.temperature, "top_p": 1,
+                "n": 1, "stop": stop, "max_tokens": max_tokens, "presence_penalty": 0, "frequency_penalty": 0}
     body.update(model.params)
     return HttpCall(f"{model.base_url}/chat/completions", body)
 

@@ -90,6 +90,13 @@ class MedhelmPlugin:
                 self.models = [self.registry.resolve(name) for name in settings.models]
             except RegistryError as exc:
                 raise pytest.UsageError(f"medhelm: {exc}") from None
+        if settings.active:
+            from pytest_medhelm.helm import HelmPackageError, use
+
+            try:  # HELM's package for the prompts: the mirror's copy or the download cache's
+                use(settings.data_dir)
+            except HelmPackageError as exc:
+                raise pytest.UsageError(f"medhelm: {exc}") from None
         self._data: DataSettings | None = None
         self._engine: Engine | None = None
         self._pipeline: Pipeline | None = None

@@ -12,10 +12,19 @@ Differences from HELM 0.5.16, deliberate (each such row is named in a warning: f
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, ScoreContext, Source
-from pytest_medhelm.data.owner import find_file, import_pyarrow
-from pytest_medhelm.data.sources import DataError, Record, warn_row
-from pytest_medhelm.metrics.billing import mimiciv_billing_code
+from pytest_medhelm import (
+    Benchmark,
+    DataError,
+    Instance,
+    Prompt,
+    Record,
+    ScoreContext,
+    Source,
+    find_file,
+    import_pyarrow,
+    metrics,
+    warn_row,
+)
 
 FILE = "mimiciv_icd10.feather"
 HOW = ("Gated: PhysioNet credentialed access to MIMIC-IV and MIMIC-IV-Note (data-use agreement signed), "
@@ -50,18 +59,17 @@ def to_instance(record: Record) -> Instance:
 
 
 def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
-    return mimiciv_billing_code(output, instance.reference)
+    return metrics.mimiciv_billing_code(output, instance.reference)
 
 
 BENCHMARK = Benchmark(
     id="mimiciv_billing_code",
     name="MIMIC-IV Billing Code",
-    category="administration_and_workflow",
-    subcategory="Overseeing Financial Activities",
     access="gated",
     source=Source(upstream="https://physionet.org/content/mimiciv/ and https://physionet.org/content/mimic-iv-note/",
                   how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="mimiciv_billing_code",
     prompt=Prompt(instructions="List every relevant ICD-10 code for the clinical note below.", input_noun="Note",
                   newline_after_input_noun=True, output_noun="Predicted ICD-10 Codes"),
     scorer=score,

@@ -1,16 +1,14 @@
+from pytest_medhelm import shc
 """CDI-QA: answer the verification questions of Clinical Documentation Integrity (CDI) reviews from
 the earlier notes. Stanford Health Care data.
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_cdi_med",
     name="CDI-QA",
-    category="administration_and_workflow",
-    subcategory="Care Coordination and Planning",
     file="medhelm-CDI-dataset_filtered.csv",
     template=("Answer the following {question} using this context: {context} , Reply either 'A' for yes "
               "or 'B' for no, with no other detail or explanation: just A or B."),

@@ -1,3 +1,4 @@
+from pytest_medhelm import shc
 """ENT-Referral: is this patient's referral to Ear, Nose and Throat appropriate (yes, no, or not
 mentioned)? Stanford Health Care data.
 
@@ -5,13 +6,10 @@ HELM numbers each prompt with a running counter, skips rows with an empty label 
 them, and offers the options "A", "B" and "C". The shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_ent_med",
     name="ENT-Referral",
-    category="administration_and_workflow",
-    subcategory="Care Coordination and Planning",
     file="medhelm-ENT-dataset_filtered.csv",
     options="ABC",
     skip_unlabelled=True,

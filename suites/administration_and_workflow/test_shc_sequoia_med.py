@@ -1,3 +1,4 @@
+from pytest_medhelm import shc
 """ClinicReferral: questions on patient referrals to Stanford's Sequoia clinic, with manually curated
 answers. Stanford Health Care data.
 
@@ -5,13 +6,10 @@ The question column is ``question`` (not ``prompt``), and HELM starts each promp
 running counter. The shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_sequoia_med",
     name="ClinicReferral",
-    category="administration_and_workflow",
-    subcategory="Organizing Workflow Processes",
     file="medhelm-sequoia-dataset_filtered.csv",
     question_column="question",
     template=(" {counter} Answer the following {question} using this context: {context} , Reply 'A' for "

@@ -13,8 +13,17 @@ Differences from HELM 0.5.16, deliberate (each such row is named in a warning: f
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, DataError, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataUnavailable, Record, warn_row
+from pytest_medhelm import (
+    Benchmark,
+    DataError,
+    DataUnavailable,
+    Instance,
+    Prompt,
+    Record,
+    Source,
+    scorers,
+    warn_row,
+)
 
 CONDITIONS = {  # file stem -> wording in the prompt
     "alcohol_dependence": "alcohol dependence",
@@ -100,11 +109,10 @@ def render(instance: Instance) -> str:
 BENCHMARK = Benchmark(
     id="clear",
     name="CLEAR",
-    category="clinical_decision_support",
-    subcategory="Supporting Diagnostic Decisions",
     access="private",
     source=Source(upstream="Stanford Medicine (private; not distributed)", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="clear",
     prompt=render,
     scorer=scorers.multiple_choice,
     main_metric="exact_match",

@@ -23,10 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from pytest_medhelm import Benchmark, Instance, Prompt, ScoreContext, Source, scorers
-from pytest_medhelm.data import tokens
-from pytest_medhelm.data.owner import import_pyarrow
-from pytest_medhelm.data.sources import DataError, DataUnavailable, DataWarning, Record
+from pytest_medhelm import (
+    Benchmark,
+    DataError,
+    DataUnavailable,
+    DataWarning,
+    Instance,
+    Prompt,
+    Record,
+    ScoreContext,
+    Source,
+    import_pyarrow,
+    scorers,
+    tokens,
+)
 
 MAX_TOKENS, LAB_LABELS = 100_000, 10_000
 HYPERTENSION_CODES = (  # the OMOP phenotype HELM lists: SNOMED 59621000 and its descendants
@@ -163,12 +173,11 @@ def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float
 BENCHMARK = Benchmark(
     id="ehrshot",
     name="EHRSHOT",
-    category="clinical_decision_support",
-    subcategory="Predicting Patient Risks and Outcomes",
     access="gated",
     source=Source(upstream="EHRSHOT (Wornow et al. 2023), MEDS release on Redivis, Stanford", how_to_get=HOW,
                   read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="ehrshot",
     prompt=Prompt(instructions="Answer A for yes, B for no.", input_noun="",
                   output_noun="Reply with only 'A' for yes or 'B' for no, adding no other text, punctuation, or symbols",
                   multiple_choice=True),

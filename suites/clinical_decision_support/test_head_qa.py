@@ -12,8 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source, scorers
 
 # The archive named by the dataset's loading script (confirm=t skips Drive's large-file page).
 ARCHIVE_URL = "https://drive.google.com/uc?export=download&id=1a_95N5zQQoUCq8IBNVZgziHbeM-QxG2t&confirm=t"
@@ -47,12 +46,11 @@ def to_instance(record: Mapping[str, Any]) -> Instance | None:
 BENCHMARK = Benchmark(
     id="head_qa",
     name="HeadQA",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     access="public",
     source=Source(upstream="https://huggingface.co/datasets/dvilares/head_qa (config en, split test)",
                   how_to_get="Public (MIT licence).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="head_qa",
     prompt=Prompt(
         instructions=(
             "You are an expert in the biomedical sciences. Answer the multiple-choice question below by "

@@ -10,8 +10,18 @@ import io
 import json
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataError, DataUnavailable, Record, read_jsonl
+from pytest_medhelm import (
+    Benchmark,
+    DataError,
+    DataUnavailable,
+    Fetcher,
+    Instance,
+    Prompt,
+    Record,
+    Source,
+    read_jsonl,
+    scorers,
+)
 
 URL = "https://drive.google.com/uc?export=download&id=15VkJdq5eyWIkfb_aoD3oS8i4tScbHYky&confirm=t"
 OPTIONS = ("opa", "opb", "opc", "opd")
@@ -44,12 +54,11 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="med_mcqa",
     name="MedMCQA",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     access="public",
     source=Source(upstream=URL, how_to_get="Public (research use; see the MedMCQA repository).", fetch=fetch,
                   read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="medhelm_med_mcqa",
     prompt=Prompt(
         instructions="Give the letter (A, B, C or D) of the correct answer, with no explanation.",
         input_noun="Question",

@@ -13,8 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source, scorers
 
 # The jind11/MedQA data archive on Google Drive, as HELM downloads it.
 ARCHIVE_URL = "https://drive.google.com/uc?export=download&id=1ImYUSLk9JbgHXOemfvyiDiirluZHPeQw&confirm=t"
@@ -50,11 +49,10 @@ def to_instance(record: Mapping[str, Any]) -> Instance:
 BENCHMARK = Benchmark(
     id="med_qa",
     name="MedQA",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     access="public",
     source=Source(upstream=ARCHIVE_URL, how_to_get="Public (MIT licence).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medhelm_med_qa",
     prompt=Prompt(
         instructions="Answer the medical exam question with the single letter (A, B, C or D) of the best option.",
         input_noun="Question",

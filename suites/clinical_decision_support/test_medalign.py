@@ -9,10 +9,17 @@ The input starts with "\\nQuestion: " (HELM's passage-question input with an emp
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
-from pytest_medhelm.data import tokens
-from pytest_medhelm.data.owner import find_file, read_csv
-from pytest_medhelm.data.sources import DataError, Record
+from pytest_medhelm import (
+    Benchmark,
+    DataError,
+    Instance,
+    Prompt,
+    Record,
+    Source,
+    find_file,
+    read_csv,
+    tokens,
+)
 
 CONTEXT, ANSWER = 100_000, 256
 TEMPLATE = "Instruction: Answer the question below using the patient's EHR:\n\nEHR: {ehr}\n\nQuestion: {question}\n\nAnswer:"
@@ -56,17 +63,11 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="medalign",
     name="MedAlign",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     access="gated",
     source=Source(upstream="MedAlign (Fleming et al. 2023), Stanford", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="medalign",
     prompt=Prompt(),  # no instructions, no cues: the prompt is the input and a newline
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the clinician's answer (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="medalign_accuracy",
     max_tokens=256,
 )

@@ -12,8 +12,7 @@ from csv import DictReader
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source, scorers
 
 # HELM's URL, double slash included (the branch, not a commit: HELM pins none).
 URL = "https://raw.githubusercontent.com/HanjieChen/ChallengeClinicalQA/refs/heads/main/medbullets//medbullets_op5.csv"
@@ -47,12 +46,11 @@ def to_instance(record: Mapping[str, Any]) -> Instance | None:
 BENCHMARK = Benchmark(
     id="medbullets",
     name="Medbullets",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     access="public",
     source=Source(upstream=URL, how_to_get="Public (no licence stated; step2.medbullets.com content).",
                   fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medbullets",
     prompt=Prompt(
         instructions=(
             "You are a medical expert answering exam questions like those of the USMLE Step 2 and Step 3. "

@@ -13,9 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, ScoreContext, Source
-from pytest_medhelm.data.sources import DataUnavailable, Record
-from pytest_medhelm.metrics.medcalc import medcalc_bench
+from pytest_medhelm import (
+    Benchmark,
+    DataUnavailable,
+    Fetcher,
+    Instance,
+    Prompt,
+    Record,
+    ScoreContext,
+    Source,
+    metrics,
+)
 
 REPO = "ncbi/MedCalc-Bench-v1.0"  # the id HELM loaded at paper time; HELM pins no revision
 REVISION = "main"
@@ -48,18 +56,18 @@ def to_instance(record: Mapping[str, Any]) -> Instance:
 
 def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
     extra = instance.extra
-    return medcalc_bench(output, instance.reference, extra["category"], extra["lower_limit"], extra["upper_limit"])
+    return metrics.medcalc_bench(output, instance.reference, extra["category"], extra["lower_limit"],
+                                 extra["upper_limit"])
 
 
 BENCHMARK = Benchmark(
     id="medcalc_bench",
     name="MedCalc-Bench",
-    category="clinical_decision_support",
-    subcategory="Supporting Diagnostic Decisions",
     access="public",
     source=Source(upstream=f"https://huggingface.co/datasets/{REPO} (split test)",
                   how_to_get="Public (CC-BY-SA 4.0).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medcalc_bench",
     prompt=Prompt(
         instructions="Read the patient note and the question, then calculate the clinical value asked for.",
         output_noun="Give the value alone, without units. No explanation needed",

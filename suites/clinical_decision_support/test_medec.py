@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from csv import DictReader
 from typing import Any
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, ScoreContext, Source
-from pytest_medhelm.data.sources import Record
-from pytest_medhelm.metrics.medec import medec, medec_reference
+from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, ScoreContext, Source, metrics
 
 URL = ("https://raw.githubusercontent.com/abachaa/MEDEC/49c59dcba43a7af8717590a405b11a57f42b04df/"
        "MEDEC-MS/MEDEC-MS-TestSet-with-GroundTruth-and-ErrorType.csv")
@@ -36,23 +34,22 @@ def to_instance(record: Mapping[str, Any]) -> Instance | None:
         id=str(record["Text ID"]),
         # HELM reads the CSV with universal newlines, so the model sees "\n" between sentences.
         input=record["Sentences"].replace("\r\n", "\n").strip(),
-        reference=medec_reference(record.get("Error Flag"), record.get("Error Sentence ID"),
+        reference=metrics.medec_reference(record.get("Error Flag"), record.get("Error Sentence ID"),
                                   record.get("Corrected Sentence")),
     )
 
 
 def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
-    return medec(output, instance.reference)
+    return metrics.medec.medec(output, instance.reference)
 
 
 BENCHMARK = Benchmark(
     id="medec",
     name="Medec",
-    category="clinical_decision_support",
-    subcategory="Planning Treatments",
     access="public",
     source=Source(upstream=URL, how_to_get="Public (CC BY 4.0).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medec",
     prompt=Prompt(
         instructions=(
             "You are a physician reviewing a clinical note about a patient. The note contains either no "

@@ -7,9 +7,7 @@ and is skipped; the reference is only the FIRST LINE after ``PLAN:`` (else ``SUM
 ``FINDINGS:``); the input is the text before ``PLAN:`` (the other sections stay in).
 """
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data import mtsamples
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source, mtsamples
 
 REF = "ebc104a4f96c5b7602242f301e081e9934a23344"
 LISTING = f"https://api.github.com/repos/raulista1997/benchmarkdata/contents/mtsamples_processed?ref={REF}"
@@ -31,19 +29,13 @@ def to_instance(record: Record) -> Instance | None:
 BENCHMARK = Benchmark(
     id="mtsamples_replicate",
     name="MTSamples",
-    category="clinical_decision_support",
-    subcategory="Planning Treatments",
     access="public",
     source=Source(upstream=LISTING, how_to_get="Public (MTSamples.com content; no licence stated).",
                   fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="mtsamples_replicate",
     prompt=Prompt(instructions="From the information about this patient below, propose a reasonable "
                                "treatment plan.", output_noun="Answer"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the one-line reference plan (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="mtsamples_replicate_accuracy",
     max_tokens=512,
 )

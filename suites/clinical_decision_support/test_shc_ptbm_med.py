@@ -1,16 +1,14 @@
+from pytest_medhelm import shc
 """ADHD-Behavior: does a primary-care note of a young child with ADHD recommend parent training in
 behavior management (the first-line treatment)? Stanford Health Care data (doi:10.1093/jamia/ocae001).
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_ptbm_med",
     name="ADHD-Behavior",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     file="medhelm-PTBM-dataset_filtered.csv",
     template=("You are reading a clinical note from the health record of a child with attention deficit "
               "hyperactivity disorder (ADHD) and classifying mentions of behavioral therapy. Answer the "

@@ -1,16 +1,14 @@
+from pytest_medhelm import shc
 """ADHD-MedEffects: does a primary-care note of a child on ADHD medication document side-effect
 monitoring, as guidelines recommend? Stanford Health Care data (doi:10.1542/peds.2024-067223).
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_sei_med",
     name="ADHD-MedEffects",
-    category="clinical_decision_support",
-    subcategory="Providing Clinical Knowledge Support",
     file="medhelm-SEI-dataset_filtered.csv",
     template=("You are reading a clinical note from the health record of a child with attention deficit "
               "hyperactivity disorder (ADHD). Definitions: Side Effects Inquiry (SEI) is explicit "

@@ -13,9 +13,7 @@ Differences from HELM 0.5.16, deliberate (each such row is named in a warning: f
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, ScoreContext, Source
-from pytest_medhelm.data.owner import find_file, read_csv
-from pytest_medhelm.data.sources import Record, warn_row
+from pytest_medhelm import Benchmark, Instance, Prompt, Record, ScoreContext, Source, find_file, read_csv, warn_row
 
 HOW = ("Private Stanford data (community health worker care plans), available only to its owners: put "
        "CHW_Dataset.csv (column 'MO Note') in DIR/chw_care_plan/ or a folder named by the ini key "
@@ -94,11 +92,10 @@ def needs_jury(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, 
 BENCHMARK = Benchmark(
     id="chw_care_plan",
     name="NoteExtract",
-    category="clinical_note_generation",
-    subcategory="Documenting Care Plans",
     access="private",
     source=Source(upstream="Stanford Medicine (private; not distributed)", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="chw_care_plan",
     prompt=Prompt(instructions="Follow the instructions below to convert a patient note into the given format.",
                   input_noun="", output_noun=""),
     scorer=needs_jury,
@@ -107,7 +104,6 @@ BENCHMARK = Benchmark(
     scale=(1.0, 5.0),
     pass_at=4.0,
     open_ended=True,
-    jury_metric="chw_care_plan_accuracy",
     requires_jury=True,
     max_tokens=768,
 )

@@ -7,9 +7,7 @@ each line, and skips pairs where either side is empty.
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.owner import find_file
-from pytest_medhelm.data.sources import DataError, Record
+from pytest_medhelm import Benchmark, DataError, Instance, Prompt, Record, Source, find_file
 
 HOW = ("Gated: PhysioNet credentialed access to MIMIC-III (data-use agreement signed), processed into the "
        "radiology report summarisation splits: put the test split's line-aligned test.findings.tok and "
@@ -42,20 +40,14 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="mimic_rrs",
     name="MIMIC-RRS",
-    category="clinical_note_generation",
-    subcategory="Documenting Diagnostic Reports",
     access="gated",
     source=Source(upstream="https://physionet.org/content/mimiciii/ (reports split as in Chen et al. 2023)",
                   how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="mimic_rrs",
     prompt=Prompt(instructions="Write the impression section of the radiology report from its findings. It will "
                                "not be used to diagnose or treat any patient. Be as concise as you can.",
                   input_noun="Findings", newline_after_input_noun=True, output_noun="Impression"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the radiologist's impression (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="mimic_rrs_accuracy",
     max_tokens=128,
 )

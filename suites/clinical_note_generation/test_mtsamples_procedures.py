@@ -8,9 +8,7 @@ FIRST LINE after ``PLAN:`` (else ``SUMMARY:``, else ``FINDINGS:``); the input is
 the first of the three markers.
 """
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data import mtsamples
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source, mtsamples
 
 LISTING = "https://api.github.com/repos/raulista1997/benchmarkdata/contents/mtsample_procedure"
 RAW = ("https://raw.githubusercontent.com/raulista1997/benchmarkdata/"
@@ -34,19 +32,13 @@ def to_instance(record: Record) -> Instance | None:
 BENCHMARK = Benchmark(
     id="mtsamples_procedures",
     name="MTSamples Procedures",
-    category="clinical_note_generation",
-    subcategory="Recording Procedures",
     access="public",
     source=Source(upstream=LISTING, how_to_get="Public (MTSamples.com content; no licence stated).",
                   fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="mtsamples_procedures",
     prompt=Prompt(instructions="Here is information about a patient; propose a reasonable treatment plan "
                                "for the patient.", input_noun="Patient Notes", output_noun="Answer"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the one-line reference (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="mtsamples_procedures_accuracy",
     max_tokens=512,
 )

@@ -11,9 +11,7 @@ downloaded by ``medhelm download``).
 import asyncio
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, ScoreContext, Source
-from pytest_medhelm.data.sources import DataError, Record
-from pytest_medhelm.metrics.ehr_sql import ehr_sql
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, ScoreContext, Source, metrics
 
 BASE = "https://raw.githubusercontent.com/glee4810/EHRSQL/e172ec8e61391ecae2d872c8d0ba02a622222f54/dataset/ehrsql/eicu/"
 DB_URL = "https://github.com/raulista1997/benchmarkdata/raw/c4c252443fa9c52afb6960f53e51be278639bea2/eicu.sqlite"
@@ -63,20 +61,19 @@ async def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str,
     if db is None or not db.is_file():
         raise FileNotFoundError(f"ehr_sql scores on {DB}, which is not in the data folder {ctx.data_dir}")
     # Off the event loop: a query may run for up to the metric's time budget.
-    return await asyncio.to_thread(ehr_sql, output, instance.reference, instance.extra["value"],
+    return await asyncio.to_thread(metrics.ehr_sql.ehr_sql, output, instance.reference, instance.extra["value"],
                                    instance.extra["is_impossible"], db)
 
 
 BENCHMARK = Benchmark(
     id="ehr_sql",
     name="EHRSQL",
-    category="medical_research",
-    subcategory="Analyzing Clinical Research Data",
     access="public",
     source=Source(upstream=BASE, how_to_get="Public (questions CC BY 4.0; eicu.sqlite has no licence stated).",
                   fetch=fetch, side_files=(DB, SCHEMA), fetch_side_file=fetch_side_file,
                   shared_fields=shared_fields),
     to_instance=to_instance,
+    helm_prompt="ehr_sql",
     prompt=Prompt(
         instructions="You write SQL for clinical research. From the database schema and the medical question "
                      "below, write one valid SQLite query that retrieves the answer.\n\n"

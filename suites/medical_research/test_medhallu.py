@@ -8,8 +8,7 @@ exactly ``0`` or ``1`` after stripping whitespace (strict exact match).
 
 import hashlib
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source, scorers
 
 REPO, REVISION = "UTAustin-AIHealth/MedHallu", "515060458a945c633debc6fd5baac7764416b724"
 FILE = "pqa_labeled/train-00000-of-00001.parquet"
@@ -44,12 +43,11 @@ Return nothing but the integer: '0' if the answer is factual, '1' if it is hallu
 BENCHMARK = Benchmark(
     id="medhallu",
     name="MedHallu",
-    category="medical_research",
-    subcategory="Ensuring Clinical Research Quality",
     access="public",
     source=Source(upstream=f"https://huggingface.co/datasets/{REPO}", how_to_get="Public (MIT licence).",
                   fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medhallu",
     prompt=Prompt(instructions=INSTRUCTIONS,
                   output_noun="Return only an integer, '0' if the answer is factual or '1' if it is hallucinated.\n"
                               "No letter or word, only the integer.\n\nYour Judgment"),

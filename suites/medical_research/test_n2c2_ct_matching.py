@@ -10,8 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, DataError, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataUnavailable, Record
+from pytest_medhelm import Benchmark, DataError, DataUnavailable, Instance, Prompt, Record, Source, scorers
 
 CRITERIA = {
     "ABDOMINAL": "History of intra-abdominal surgery of any kind, for example a resection of the small or "
@@ -88,12 +87,11 @@ Each note starts with a header giving the date it was written, and notes are sep
 BENCHMARK = Benchmark(
     id="n2c2_ct_matching",
     name="N2C2-CT Matching",
-    category="medical_research",
-    subcategory="Managing Research Enrollment",
     access="gated",
     source=Source(upstream="https://portal.dbmi.hms.harvard.edu/projects/n2c2-nlp/ (2018 Track 1)",
                   how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="n2c2_ct_matching",
     prompt=Prompt(instructions="Answer A for yes, B for no.", input_noun="",
                   output_noun="Answer A for yes, B for no", multiple_choice=True),
     scorer=scorers.multiple_choice,

@@ -15,10 +15,12 @@ def fetch(fetcher):
 
 
 def to_instance(record):
-    context = "\n".join(f"{label}. {text}" for label, text in zip(record["LABELS"], record["CONTEXTS"]))
+    # As HELM's scenario: labels title-cased ("Background."), and the question ends in a newline,
+    # which leaves a blank line before the options.
+    context = "\n".join(f"{label.title()}. {text}" for label, text in zip(record["LABELS"], record["CONTEXTS"]))
     return Instance(
         id=str(record["pmid"]),
-        input=f"Context: {context}\n\nQuestion: {record['QUESTION']}",
+        input=f"Context: {context}\n\nQuestion: {record['QUESTION']}\n",
         choices=ANSWERS,
         correct=ANSWERS.index(record["final_decision"]),
     )
@@ -27,11 +29,10 @@ def to_instance(record):
 BENCHMARK = Benchmark(
     id="pubmed_qa",
     name="PubMedQA",
-    category="medical_research",
-    subcategory="Conducting Literature Research",
     access="public",
     source=Source(upstream=URL, how_to_get="Public (MIT licence).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="pubmed_qa",
     prompt=Prompt(
         instructions="Answer A for yes, B for no or C for maybe. Reply with the letter only.",
         input_noun="Question",

@@ -1,16 +1,14 @@
+from pytest_medhelm import shc
 """BMT-Status: answer questions about a patient's status after a bone marrow transplant from their
 notes, against a clinician-curated gold standard. Stanford Health Care data.
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_bmt_med",
     name="BMT-Status",
-    category="medical_research",
-    subcategory="Recording Research Processes",
     file="medhelm-BMT-dataset_filtered.csv",
     template=("Answer the following {question} using this context: {context} , Reply 'A' for yes or 'B' "
               "for no, with no other detail or explanation: just A or B."),

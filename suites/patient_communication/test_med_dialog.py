@@ -11,8 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataError, DataUnavailable, Record
+from pytest_medhelm import Benchmark, DataError, DataUnavailable, Fetcher, Instance, Prompt, Record, Source
 
 BUNDLE = "https://worksheets.codalab.org/rest/bundles/0x82f0c47f6d3e4462ae9ef8ea39eebe64/contents/blob/"
 SUBSETS = ("healthcaremagic", "icliniq")
@@ -54,8 +53,6 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="med_dialog",
     name="MedDialog",
-    category="patient_communication",
-    subcategory="Patient-Provider Messaging",
     access="public",
     source=Source(
         upstream=BUNDLE,
@@ -64,13 +61,9 @@ BENCHMARK = Benchmark(
         read_local=read_local,
     ),
     to_instance=to_instance,
+    helm_prompt="med_dialog",
     prompt=Prompt(instructions="Summarise this patient-doctor conversation in one sentence.",
                   input_noun="Patient-Doctor", output_noun="Summary"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the one-sentence reference (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="med_dialog_accuracy",
     max_tokens=80,
 )

@@ -9,8 +9,7 @@ is the FIRST listed answer with ReferenceRank 1, and the empty string when no an
 
 import xml.etree.ElementTree as ET
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataError, Record
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source
 
 URL = ("https://raw.githubusercontent.com/abachaa/MEDIQA2019/ae5d3826d6c841923b9db831159fef0f1b893593/"
        "MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml")
@@ -41,18 +40,12 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="medi_qa",
     name="MEDIQA",
-    category="patient_communication",
-    subcategory="Enhancing Patient Understanding and Accessibility in Health Communication",
     access="public",
     source=Source(upstream=URL, how_to_get="Public (no licence stated).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medi_qa",
     prompt=Prompt(instructions="Answer this consumer health question.", input_noun="Question",
                   output_noun="Answer"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the reference answer (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="medi_qa_accuracy",
     max_tokens=1024,
 )

@@ -8,8 +8,7 @@ and drops the rows whose Answer pandas reads as missing: an empty cell, or text 
 import hashlib
 from typing import Any
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.sources import DataError, Record
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source
 
 URL = "https://github.com/abachaa/Medication_QA_MedInfo2019/raw/master/MedInfo2019-QA-Medications.xlsx"
 # pandas.read_excel's default NA strings.
@@ -48,18 +47,12 @@ def to_instance(record: Record) -> Instance | None:
 BENCHMARK = Benchmark(
     id="medication_qa",
     name="MedicationQA",
-    category="patient_communication",
-    subcategory="Providing Patient Education Resources",
     access="public",
     source=Source(upstream=URL, how_to_get="Public (no licence stated).", fetch=fetch),
     to_instance=to_instance,
+    helm_prompt="medication_qa",
     prompt=Prompt(instructions="Answer this consumer health question.", input_noun="Question",
                   output_noun="Answer"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the reference answer (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="medication_qa_accuracy",
     max_tokens=512,
 )

@@ -6,9 +6,7 @@ The input starts with "\\nQuestion: " (HELM's passage-question input with an emp
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.owner import find_file, read_csv
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, read_csv
 
 COLUMNS = ("context", "gold_counselor_response", "topic", "dialogue_type")
 HOW = ("Private Stanford data (processed counseling dialogues), available only to its owners: put "
@@ -31,18 +29,12 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="mental_health",
     name="MentalHealth",
-    category="patient_communication",
-    subcategory="Facilitating Patient Engagement and Support",
     access="private",
     source=Source(upstream="Stanford Medicine (private; not distributed)", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="mental_health",
     prompt=Prompt(instructions="Given the conversation so far, write an empathetic and appropriate counselor response.",
                   output_noun="Counselor response"),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the counselor's actual reply (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="mental_health_accuracy",
     max_tokens=512,
 )

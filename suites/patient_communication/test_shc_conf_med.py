@@ -1,16 +1,14 @@
+from pytest_medhelm import shc
 """MedConfInfo: does an adolescent's clinical note hold confidential information that should be
 kept from parental access? Stanford Health Care data (JAMA Pediatrics, 2024).
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_conf_med",
     name="MedConfInfo",
-    category="patient_communication",
-    subcategory="Patient-Provider Messaging",
     file="medhelm-CONF-dataset_filtered.csv",
     template=("Answer the following question: {question} using this context: {context} , Reply 'A' for "
               "yes or 'B' for no, with no other detail or explanation: just A or B."),

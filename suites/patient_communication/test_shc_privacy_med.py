@@ -1,16 +1,14 @@
+from pytest_medhelm import shc
 """PrivacyDetection: does a message drafted from a patient's notes leak confidential information?
 Stanford Health Care data (doi:10.1001/jamapediatrics.2024.4438).
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_privacy_med",
     name="PrivacyDetection",
-    category="patient_communication",
-    subcategory="Patient-Provider Messaging",
     file="medhelm-PRIVACY-dataset_filtered.csv",
     template=("You are reading clinical messages to decide whether any confidential information was "
               "included. Answer the following question: {question} using this context: {context} , "

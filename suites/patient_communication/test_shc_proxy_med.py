@@ -1,3 +1,4 @@
+from pytest_medhelm import shc
 """ProxySender: was a patient-portal message sent by the patient or by a proxy (a parent, a spouse)?
 Stanford Health Care data (doi:10.1001/jamapediatrics.2024.4438).
 
@@ -5,13 +6,10 @@ HELM offers three options, "A", "B" and "C", while its prompt text asks for A or
 reproduced. The shared SHC mechanism is in ``data/shc.py``.
 """
 
-from pytest_medhelm.data import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_proxy_med",
     name="ProxySender",
-    category="patient_communication",
-    subcategory="Patient-Provider Messaging",
     file="medhelm-PROXY-dataset_filtered.csv",
     options="ABC",
     template=("You are reading clinical messages to decide whether a proxy user sent them. Determine the "

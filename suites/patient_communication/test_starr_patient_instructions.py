@@ -7,9 +7,7 @@ ends after the operative report (and a blank line); the output cue "Patient Inst
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
-from pytest_medhelm.data.owner import find_file, read_csv
-from pytest_medhelm.data.sources import Record
+from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, read_csv
 
 FIELDS = ("Diagnosis", "ActualProcedure", "HistoryPhysicalNoteText", "OperativeNoteText",
           "DischargeInstructionNoteText")
@@ -38,11 +36,10 @@ def to_instance(record: Record) -> Instance:
 BENCHMARK = Benchmark(
     id="starr_patient_instructions",
     name="PatientInstruct",
-    category="patient_communication",
-    subcategory="Delivering Personalized Care Instructions",
     access="private",
     source=Source(upstream="Stanford STARR-OMOP (private; not distributed)", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
+    helm_prompt="starr_patient_instructions",
     prompt=Prompt(
         instructions=("You are a medical professional writing personalised instructions for a patient after a "
                       "procedure. From the case details below (the diagnosis, the planned procedure, the history & "
@@ -52,11 +49,6 @@ BENCHMARK = Benchmark(
         input_noun="Case Details",
         output_noun="Patient Instructions",
     ),
-    scorer=scorers.rouge_l,
-    main_metric="rouge_l",
-    # ROUGE-L >= 0.2: a modest overlap with the instructions the patient was given (HELM's score is the jury's).
-    pass_at=0.2,
     open_ended=True,
-    jury_metric="starr_patient_instructions_accuracy",
     max_tokens=256,
 )

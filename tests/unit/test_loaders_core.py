@@ -74,7 +74,8 @@ def test_pubmed_qa_reads_the_pinned_ori_pqal_dict(tmp_path: Path) -> None:
     instances = instances_of(test_pubmed_qa.BENCHMARK, list(test_pubmed_qa.fetch(served.fetcher(tmp_path))))
     assert served.requested == [served.url]
     assert [(i.id, i.gold) for i in instances] == [("101", "no"), ("102", "maybe")]
-    assert instances[0].input == "Context: AIM. Aim.\n\nQuestion: Synthetic question A?"
+    # HELM's scenario title-cases the labels and ends the question with a newline.
+    assert instances[0].input == "Context: Aim. Aim.\n\nQuestion: Synthetic question A?\n"
 
 
 # ------------------------------------------------------------------ MedEC

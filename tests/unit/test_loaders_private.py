@@ -89,7 +89,8 @@ def test_shc_prompt_layout_input_noun_empty_and_letter_options(tmp_path: Path) -
               [["Synthetic Q?", "SYNTHETIC NOTE 1", "A"]])
     (instance,) = load_from(shc_ptbm.BENCHMARK, tmp_path).instances
     prompt = shc_ptbm.BENCHMARK.render(instance)
-    assert prompt == f"Answer A or B.\n\n: {instance.input}\nA. A\nB. B\n:"
+    # Without HELM's package: our own instructions, in HELM's layout.
+    assert prompt == f"{shc_ptbm.BENCHMARK.prompt.instructions}\n\n: {instance.input}\nA. A\nB. B\n:"
     assert "Synthetic Q? using this context: SYNTHETIC NOTE 1 , Reply" in instance.input
 
 
@@ -108,7 +109,7 @@ def test_shc_ent_skips_unlabelled_rows_without_counting_them(tmp_path: Path) -> 
     instances = load_from(shc_ent.BENCHMARK, tmp_path).instances
     assert [(i.input.split(" ", 1)[0], i.gold) for i in instances] == [("1", "C"), ("2", "A")]
     assert "SYNTHETIC NOTE 3" in instances[1].input
-    assert shc_ent.BENCHMARK.render(instances[0]).startswith("Answer A, B, or C.\n\n: 1 ")
+    assert shc_ent.BENCHMARK.render(instances[0]).startswith(f"{shc_ent.BENCHMARK.prompt.instructions}\n\n: 1 ")
 
 
 def test_shc_proxy_offers_three_letters(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ Evaluation itself is ``pytest --medhelm-model=NAME``; this command covers what i
 * ``medhelm download --to DIR [ID ...]`` writes the local mirror (``DIR/<id>/test.jsonl``);
 * ``medhelm benchmarks [--data-dir DIR] [--json]`` lists every benchmark, its place in the
   taxonomy, metric, data source and whether its data is here;
-* ``medhelm taxonomy [--json]`` prints MedHELM's taxonomy with benchmark coverage.
+* ``medhelm taxonomy [--json]`` prints MedHELM's taxonomy with benchmark coverage;
+* ``medhelm prompts ID [--data-dir DIR] [--instance ID] [--json]`` prints the exact text that would
+  be sent for one instance of a benchmark, with the request's parameters and where its words come
+  from (HELM's package, or our own fallback wording).
 
 A suite module that fails to import is reported on stderr (exit status 1) without hiding the others.
 """
@@ -43,17 +46,35 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def _download_helm(target: Path) -> bool:
+    from pytest_medhelm.helm import HelmPackageError, download_wheel
+
+    try:
+        path = download_wheel(target / "helm")
+    except (HelmPackageError, OSError) as exc:
+        print(f"helm: FAILED: {exc}", file=sys.stderr)
+        return False
+    print(f"helm: HELM's package (MedHELM's prompts) -> {path}")
+    return True
+
+
 def _download(args: argparse.Namespace) -> int:
     catalogue, broken = _catalogue()
     benchmarks = {b.id: b for b in catalogue}
-    unknown = [i for i in args.ids if i not in benchmarks]
+    # HELM's wheel (MedHELM's prompts) comes with a full download, or when asked for as "helm".
+    want_helm = not args.ids or "helm" in args.ids
+    ids = [i for i in args.ids if i != "helm"]
+    unknown = [i for i in ids if i not in benchmarks]
     if unknown:
         print(f"medhelm download: unknown benchmark(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
-    chosen = [benchmarks[i] for i in args.ids] if args.ids else [b for b in benchmarks.values() if b.source.fetch]
+    if ids:
+        chosen = [benchmarks[i] for i in ids]
+    else:
+        chosen = [] if args.ids else [b for b in benchmarks.values() if b.source.fetch]
     target = Path(args.to)
+    failed = 0 if not want_helm or _download_helm(target) else 1
     fetcher = Fetcher(target / ".downloads")
-    failed = 0
     try:
         for benchmark in chosen:
             try:
@@ -65,6 +86,55 @@ def _download(args: argparse.Namespace) -> int:
     finally:
         fetcher.close()
     return 1 if failed or (broken and not args.ids) else 0
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from pytest_medhelm.data import load
+    from pytest_medhelm.evaluate import request_for
+    from pytest_medhelm.helm import HelmPackageError, use
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    try:
+        package = use(data_dir)
+    except HelmPackageError as exc:
+        print(f"medhelm prompts: {exc}", file=sys.stderr)
+        return 2
+    catalogue, _ = _catalogue()
+    benchmark = next((b for b in catalogue if b.id == args.id), None)
+    if benchmark is None:
+        print(f"medhelm prompts: unknown benchmark {args.id!r}", file=sys.stderr)
+        return 2
+    try:
+        loaded = load(benchmark, DataSettings(data_dir=data_dir), cap=args.max_instances)
+    except (DataUnavailable, DataError) as exc:
+        print(f"medhelm prompts: {exc}", file=sys.stderr)
+        return 1
+    instances = [i for i in loaded.instances if args.instance in (None, i.id)]
+    if not instances:
+        print(f"medhelm prompts: {benchmark.id} has no instance {args.instance!r} among the "
+              f"{len(loaded.instances)} sampled", file=sys.stderr)
+        return 1
+    instance = instances[0]
+    request = request_for(benchmark, instance)
+    plan = benchmark.plan()
+    where = (f"HELM {package.version}'s package, {package.path} (sha256 {package.sha256})" if package is not None
+             else "our own wording: HELM's package was not found, so scores are not comparable to MedHELM's")
+    if args.json:
+        _print_json({"benchmark": benchmark.id, "instance": instance.id, "prompt_source": plan.source,
+                     "helm_run_spec": benchmark.helm_prompt, "helm_package": str(package.path) if package else None,
+                     "prompt": request.prompt, "max_tokens": request.max_tokens,
+                     "temperature": request.temperature, "stop": list(request.stop)})
+        return 0
+    print(f"benchmark: {benchmark.id}   instance: {instance.id}")
+    print(f"prompt source: {plan.source} ({where})")
+    if benchmark.helm_prompt:
+        print(f"HELM run spec: {benchmark.helm_prompt}")
+    print(f"max_tokens: {request.max_tokens}   temperature: {request.temperature:g}   "
+          f"stop: {list(request.stop) or 'none'}")
+    print("----- prompt (exactly as sent, between these lines) -----")
+    print(request.prompt)
+    print("----- end of prompt -----")
+    return 0
 
 
 def benchmark_rows(benchmarks: Sequence[Benchmark], settings: DataSettings) -> list[dict[str, Any]]:
@@ -178,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     dl = commands.add_parser("download", help="write the local data mirror from the upstream sources")
     dl.add_argument("--to", required=True, metavar="DIR", help="mirror folder (then pass --medhelm-data-dir DIR)")
-    dl.add_argument("ids", nargs="*", metavar="ID", help="benchmark ids (default: every public benchmark)")
+    dl.add_argument("ids", nargs="*", metavar="ID",
+                    help="benchmark ids, or helm for HELM's package (default: every public benchmark and helm)")
     dl.set_defaults(run=_download)
     ls = commands.add_parser("benchmarks", help="list every benchmark and whether its data is present")
     ls.add_argument("--data-dir", metavar="DIR", help="local data mirror to check")
@@ -187,6 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tx = commands.add_parser("taxonomy", help="print the taxonomy tree with benchmark coverage")
     tx.add_argument("--json", action="store_true", help="machine-readable output")
     tx.set_defaults(run=_taxonomy)
+    pr = commands.add_parser("prompts", help="print the exact prompt one instance of a benchmark would be sent")
+    pr.add_argument("id", metavar="ID", help="benchmark id")
+    pr.add_argument("--data-dir", metavar="DIR", help="local data mirror (and HELM's package in DIR/helm/)")
+    pr.add_argument("--instance", metavar="INSTANCE_ID", help="instance id (default: the first sampled)")
+    pr.add_argument("--max-instances", type=int, default=1000, metavar="N", help=argparse.SUPPRESS)
+    pr.add_argument("--json", action="store_true", help="machine-readable output")
+    pr.set_defaults(run=_prompts)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -45,6 +45,10 @@ class InstanceRecord(BaseModel):
     metric: str = "score"
     normalized: float = 0.0
     open_ended: bool = False
+    # Whose words were sent: ``helm-0.5.16`` (read from HELM's package), ``own`` (our fallback
+    # wording: not comparable to MedHELM's scores), ``user`` (a *.medhelm.yaml benchmark); "" for
+    # scores recorded by the user's own tests.
+    prompt_source: str = ""
 
     def to_properties(self) -> list[tuple[str, Any]]:
         # The fields are scalars already: read them directly (model_dump costs more, per item).
@@ -82,6 +86,7 @@ class BenchmarkResult(BaseModel):
     subcategory: str
     metric: str
     scores: dict[str, ModelScore]
+    prompt_source: str = Field(default="", description="helm-0.5.16 | own | user: whose prompt wording was sent")
 
 
 class ModelTotals(BaseModel):
@@ -199,8 +204,10 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
             sub_scores[first.subcategory][model].append(normalized)
             cat_scores[first.category][model].append(normalized)
             model_scores[model].append(normalized)
+        sources = sorted({r.prompt_source for rows in per_model.values() for r in rows})
         benchmarks[benchmark_id] = BenchmarkResult(category=first.category, subcategory=first.subcategory,
-                                                   metric=first.metric, scores=scores)
+                                                   metric=first.metric, scores=scores,
+                                                   prompt_source=" + ".join(s for s in sources if s))
 
     totals = {}
     for model in all_models:
@@ -219,6 +226,11 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
         return {group: {model: fmean(values) for model, values in per_model.items()}
                 for group, per_model in table.items()}
 
+    own = sorted(b for b, result in benchmarks.items() if "own" in result.prompt_source.split(" + "))
+    if own:
+        notes = [*notes, f"HELM's package (crfm-helm wheel) not found: {len(own)} benchmark(s) asked in our own "
+                         f"wording, not MedHELM's ({', '.join(own)}); their scores are not comparable to MedHELM's. "
+                         f"Put the wheel in DIR/helm/ of --medhelm-data-dir or run `medhelm download`"]
     return ResultsFile(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         models=all_models,

@@ -37,6 +37,12 @@ def use(data_dir: Path | str | None) -> HelmPackage | None:
     return package
 
 
+def forget() -> None:
+    """Undo :func:`use`: the next caller searches again."""
+    _active.clear()
+    _plans.clear()
+
+
 def active() -> HelmPackage | None:
     """The chosen package (searched in the download cache alone if nothing chose one)."""
     if not _active:

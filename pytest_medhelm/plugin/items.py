@@ -57,7 +57,7 @@ def record_for(outcome: Outcome) -> InstanceRecord:
         passed=outcome.passed, run=outcome.instance.run, category=benchmark.category,
         subcategory=benchmark.subcategory, metric=benchmark.main_metric,
         normalized=benchmark.normalized(outcome.score), open_ended=benchmark.open_ended,
-        **usage_fields(outcome.completion),
+        prompt_source=benchmark.prompt_source, **usage_fields(outcome.completion),
     )
 
 

@@ -91,8 +91,8 @@ def summary_lines(results: ResultsFile) -> list[str]:
         for model in models:
             score = result.scores.get(model)
             cells.append(f"{score.score:.3f} (n={score.n})" if score else "-")
-        rows.append([benchmark_id, result.metric, *cells])
-    lines += _table(["benchmark", "metric", *models], rows)
+        rows.append([benchmark_id, result.metric, *cells, result.prompt_source or "-"])
+    lines += _table(["benchmark", "metric", *models, "prompts"], rows)
 
     taxonomy = load_taxonomy()
     names = {c.id: c.name for c in taxonomy.categories}

@@ -283,6 +283,10 @@ class MedhelmPlugin:
         prune_silent_phase_reports(session.config)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.settings.active:
+            from pytest_medhelm.helm.prompts import forget
+
+            forget()  # a later session in this process (pytester) chooses its own package
         if self._engine is not None:
             self._engine.close()
             self._engine = None

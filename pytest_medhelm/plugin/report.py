@@ -91,8 +91,13 @@ def summary_lines(results: ResultsFile) -> list[str]:
         for model in models:
             score = result.scores.get(model)
             cells.append(f"{score.score:.3f} (n={score.n})" if score else "-")
-        rows.append([benchmark_id, result.metric, *cells, result.prompt_source or "-"])
-    lines += _table(["benchmark", "metric", *models, "prompts"], rows)
+        rows.append([benchmark_id, result.metric, *cells])
+    lines += _table(["benchmark", "metric", *models], rows)
+    by_source: dict[str, list[str]] = {}
+    for benchmark_id, result in results.benchmarks.items():
+        if result.prompt_source:
+            by_source.setdefault(result.prompt_source, []).append(benchmark_id)
+    lines += [f"prompts {source}: {', '.join(ids)}" for source, ids in sorted(by_source.items())]
 
     taxonomy = load_taxonomy()
     names = {c.id: c.name for c in taxonomy.categories}

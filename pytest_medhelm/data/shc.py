@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pytest_medhelm import scorers
 from pytest_medhelm.benchmark import Benchmark, Instance, Prompt
+from pytest_medhelm.data.helm_strings import scenario_string
 from pytest_medhelm.data.owner import find_file, read_csv
 from pytest_medhelm.data.sources import DataError, Record, Source
 
@@ -26,8 +27,11 @@ UPSTREAM = "Stanford Health Care (private; not distributed)"
 
 def benchmark(*, id: str, name: str, file: str, template: str,
               options: str = "AB", question_column: str = "prompt", skip_unlabelled: bool = False,
-              description: str = "") -> Benchmark:
-    """An SHC benchmark: ``template`` is filled with ``{question}``, ``{context}`` and ``{counter}``."""
+              description: str = "", helm_scenario: tuple[str, str] | None = None) -> Benchmark:
+    """An SHC benchmark. Its instance text is HELM's template, the f-string ``prompt`` of
+    ``helm_scenario`` = (scenario module, ``Class.create_benchmark``) read from HELM's package;
+    without the package, our own ``template``, filled with ``{question}``, ``{context}`` and
+    ``{counter}``."""
     choices = tuple(options)
     how_to_get = (f"Private Stanford Health Care data, available only to its owners under their data-use "
                   f"approval: put the de-identified export {file} (columns {question_column}, context, "
@@ -50,7 +54,9 @@ def benchmark(*, id: str, name: str, file: str, template: str,
                    "counter": counter, "line": line}
 
     def to_instance(record: Record) -> Instance:
-        text = template.format(question=record["question"], context=record["context"], counter=record["counter"])
+        values = {"question": record["question"], "context": record["context"], "counter": record["counter"]}
+        helm = scenario_string(*helm_scenario, "prompt") if helm_scenario else None
+        text = helm.fill(values) if helm is not None else template.format(**values)
         # Keyed by the prompt text (hashed: ids are printed, prompts hold patient text); the loader
         # collapses repeated ids in place, so the last label wins as in HELM's dict.
         return Instance(id=hashlib.sha1(text.encode()).hexdigest()[:12], input=text, choices=choices,

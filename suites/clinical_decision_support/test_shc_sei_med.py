@@ -10,6 +10,7 @@ BENCHMARK = shc.benchmark(
     id="shc_sei_med",
     name="ADHD-MedEffects",
     file="medhelm-SEI-dataset_filtered.csv",
+    helm_scenario=("shc_sei_scenario", "SHCSEIMedScenario.create_benchmark"),
     template=("You are reading a clinical note from the health record of a child with attention deficit "
               "hyperactivity disorder (ADHD). Definitions: Side Effects Inquiry (SEI) is explicit "
               "documentation that the clinician asked about current side effects of the ADHD medication "

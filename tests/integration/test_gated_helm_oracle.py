@@ -1,0 +1,214 @@
+"""The gated and private benchmarks against HELM 0.5.16's own code, on SYNTHETIC owner-format files.
+
+Each writer below lays out invented files ("SYNTHETIC NOTE 3") in the owner's format, as HELM's
+scenario code reads them. HELM's scenario, ``with_instance_ids``, ``downsample_eval_instances``
+(at the default cap of 1,000) and adapter run on them in a separate Python that has crfm-helm
+0.5.16 (``helm_gated_oracle.py``); pytest-medhelm loads the same files, and the two are compared
+run for run: the instances' order, input text and references, and the sampled subset.
+
+HELM's Python: ``$MEDHELM_HELM_PYTHON``, else ``/work/helm-venv/bin/python``; the test is skipped
+with the reason when neither has crfm-helm. HELM's package (the wheel) is put in the download
+cache, so the instance templates are read from it as in a user's run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.feather
+import pytest
+
+from pytest_medhelm import Benchmark
+from pytest_medhelm.data import DataSettings, load
+from pytest_medhelm.suites import all_benchmarks
+
+HERE = Path(__file__).parent
+CAP = 1000
+BENCHMARKS = {b.id: b for b in all_benchmarks()}
+SHC_FILES = {b.id: b.source.how_to_get.split("put the de-identified export ")[1].split(" ")[0]
+             for b in BENCHMARKS.values() if b.id.startswith("shc_")}
+
+
+@pytest.fixture(scope="session")
+def helm_python() -> str:
+    candidates = [os.environ.get("MEDHELM_HELM_PYTHON", ""), "/work/helm-venv/bin/python"]
+    for python in filter(None, candidates):
+        if Path(python).exists() and subprocess.run([python, "-c", "import helm.benchmark.runner"],
+                                                    capture_output=True).returncode == 0:
+            return python
+    pytest.skip("no Python with crfm-helm 0.5.16 (set MEDHELM_HELM_PYTHON to one)")
+
+
+@pytest.fixture(scope="session")
+def helm_wheel(shared_data: Path) -> Path:
+    wheels = sorted((shared_data / "helm").glob("crfm_helm-0.5.16-*.whl"))
+    if not wheels:
+        pytest.skip(f"HELM's wheel is not in {shared_data / 'helm'}")
+    return wheels[0]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], *, line_ending: str = "\r\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator=line_ending)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+# Each writer: (root folder for our data dir) -> {run: HELM job}; files go in root/<benchmark id>/.
+Jobs = dict[str, dict[str, Any]]
+
+
+def shc_writer(benchmark_id: str, rows: int) -> Callable[[Path], Jobs]:
+    def write(root: Path) -> Jobs:
+        column = BENCHMARKS[benchmark_id].source.how_to_get.split("(columns ")[1].split(",")[0]
+        options = "ABC" if benchmark_id in ("shc_ent_med", "shc_proxy_med") else "AB"
+        data = [[f"Synthetic question {k % 40}?", f"SYNTHETIC NOTE {k % 37}\r\nsecond line {k}",
+                 options[k % len(options)]] for k in range(rows)]
+        data.append(["Synthetic question 1?", "SYNTHETIC NOTE 1\r\nsecond line 1", options[-1]])  # repeat: last label
+        if benchmark_id == "shc_ent_med":
+            data.insert(3, ["Synthetic unlabelled?", "SYNTHETIC NOTE X", ""])
+        path = write_csv(root / benchmark_id / SHC_FILES[benchmark_id], [column, "context", "label"], data)
+        return {"": {"run_spec": benchmark_id, "args": {"data_path": str(path)}}}
+    return write
+
+
+def starr(root: Path) -> Jobs:
+    fields = ["Diagnosis", "ActualProcedure", "HistoryPhysicalNoteText", "OperativeNoteText",
+              "DischargeInstructionNoteText"]
+    rows = [["TRUE" if k % 5 else "false", f"Synthetic dx {k}", f"Synthetic procedure {k}", f"SYNTHETIC H&P {k}\r\nmore",
+             f"SYNTHETIC OP NOTE {k}" if k % 7 else "", f"Rest for {k} days."] for k in range(30)]
+    path = write_csv(root / "starr_patient_instructions" / "dataset_cases_qc.csv", ["QC", *fields], rows)
+    return {"": {"run_spec": "starr_patient_instructions", "args": {"data_path": str(path)}}}
+
+
+def mimic_rrs(root: Path) -> Jobs:
+    folder = root / "mimic_rrs"
+    folder.mkdir(parents=True)
+    (folder / "test.findings.tok").write_text(
+        "".join(f"synthetic finding {k}{' ' if k % 3 else chr(12)}page\n" if k % 4 else "\n" for k in range(25)),
+        encoding="utf-8")
+    (folder / "test.impression.tok").write_text("".join(f"impression {k}\u2028x\n" for k in range(25)), encoding="utf-8")
+    return {"": {"run_spec": "mimic_rrs", "args": {"data_path": str(folder)}}}
+
+
+def mimic_bhc(root: Path) -> Jobs:
+    path = root / "mimic_bhc" / "mimic_iv_bhc.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps({"input": f"SYNTHETIC NOTE {k}" if k % 6 else "", "target": f"course {k}"}) + "\n"
+                            for k in range(20)), encoding="utf-8")
+    return {"": {"run_spec": "mimic_bhc", "args": {"data_path": str(path)}}}
+
+
+def billing(root: Path) -> Jobs:
+    path = root / "mimiciv_billing_code" / "mimiciv_icd10.feather"
+    path.parent.mkdir(parents=True)
+    pa.feather.write_feather(pa.table({"text": [f"SYNTHETIC DISCHARGE NOTE {k}" for k in range(15)],
+                                       "target": pa.array([[f"A0{k % 10}.{k % 3}", "I10"] for k in range(15)],
+                                                          pa.list_(pa.string()))}), path)
+    return {"": {"run_spec": "mimiciv_billing_code", "args": {"data_path": str(path)}}}
+
+
+def med_dialog(root: Path) -> Jobs:
+    jobs = {}
+    for subset, n in (("healthcaremagic", 1003), ("icliniq", 12)):
+        path = root / "med_dialog" / subset / "test.json"
+        path.parent.mkdir(parents=True)
+        data = {"data": [{"src": f"Patient: synthetic {subset} question {k}\nDoctor: answer {k}",
+                          "tgt": f"summary {k}"} for k in range(n)]}
+        path.write_text(json.dumps(data), encoding="utf-8")
+        jobs[subset] = {"run_spec": "med_dialog", "args": {"subset": subset}, "output_path": str(root / "med_dialog")}
+    return jobs
+
+
+def med_mcqa(root: Path) -> Jobs:
+    folder = root / "med_mcqa" / "data"
+    folder.mkdir(parents=True)
+    rows = [{"id": f"q{k}", "question": f"Synthetic question {k}?", "opa": f"a{k}", "opb": f"b{k}", "opc": f"c{k}",
+             "opd": f"d{k}", "cop": 1 + k % 4} for k in range(1010)]
+    (folder / "dev.json").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (folder / "train.json").write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    return {"": {"run_spec": "medhelm_med_mcqa", "args": {}, "output_path": str(root / "med_mcqa"), "valid": True}}
+
+
+WRITERS: dict[str, Callable[[Path], Jobs]] = {
+    **{benchmark_id: shc_writer(benchmark_id, 1004 if benchmark_id == "shc_cdi_med" else 45)
+       for benchmark_id in SHC_FILES},
+    "starr_patient_instructions": starr,
+    "mimic_rrs": mimic_rrs,
+    "mimic_bhc": mimic_bhc,
+    "mimiciv_billing_code": billing,
+    "med_dialog": med_dialog,
+    "med_mcqa": med_mcqa,
+}
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory, helm_python: str, helm_wheel: Path) -> dict[str, Any]:
+    """Every benchmark's files written once, HELM run once over all of them, ours loaded."""
+    root = tmp_path_factory.mktemp("owners")
+    jobs: dict[str, dict[str, Any]] = {}
+    for benchmark_id, write in WRITERS.items():
+        for run, job in write(root).items():
+            jobs[f"{benchmark_id}/{run}"] = {"cap": CAP, **job}
+    (root / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    done = subprocess.run([helm_python, str(HERE / "helm_gated_oracle.py"), str(root / "jobs.json"),
+                           str(root / "helm.json")], capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    helm = json.loads((root / "helm.json").read_text(encoding="utf-8"))
+    return {"root": root, "helm": helm}
+
+
+@pytest.fixture
+def with_helm_package(helm_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    (home / "helm").mkdir(parents=True)
+    shutil.copy(helm_wheel, home / "helm" / helm_wheel.name)
+    monkeypatch.setenv("MEDHELM_HOME", str(home))
+    return home
+
+
+def ours(benchmark: Benchmark, root: Path, home: Path) -> dict[str, list[dict[str, Any]]]:
+    loaded = load(benchmark, DataSettings(data_dir=root, home=home, use_instance_cache=False), cap=CAP)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for instance in loaded.instances:
+        if instance.choices:
+            references = [[text, k == instance.correct] for k, text in enumerate(instance.choices)]
+        else:
+            references = [[instance.reference, True]]
+        runs.setdefault(instance.run, []).append({"input": instance.input, "references": references,
+                                                  "prompt": benchmark.render(instance)})
+    return runs
+
+
+@pytest.mark.parametrize("benchmark_id", sorted(WRITERS))
+def test_instances_equal_helms_on_synthetic_owner_files(benchmark_id: str, compared: dict[str, Any],
+                                                         with_helm_package: Path) -> None:
+    mine = ours(BENCHMARKS[benchmark_id], compared["root"], with_helm_package)
+    theirs = {name.split("/", 1)[1]: result for name, result in compared["helm"].items()
+              if name.split("/", 1)[0] == benchmark_id}
+    assert sorted(mine) == sorted(theirs)
+    for run, result in theirs.items():
+        assert "error" not in result, result.get("error")
+        helm_instances = result["instances"]
+        assert len(mine[run]) == len(helm_instances), run
+        for position, (a, b) in enumerate(zip(mine[run], helm_instances)):
+            assert a["input"] == b["input"], f"{benchmark_id} {run} #{position} ({b['id']}): input differs"
+            assert a["references"] == b["references"], f"{benchmark_id} {run} #{position} ({b['id']})"
+
+
+def test_the_default_cap_samples_helms_subset(compared: dict[str, Any]) -> None:
+    """Where a run holds more than 1,000 instances, HELM's sample is what the comparison saw."""
+    sizes = {name: len(result.get("instances", ())) for name, result in compared["helm"].items()}
+    assert sizes["shc_cdi_med/"] == CAP and sizes["med_dialog/healthcaremagic"] == CAP and sizes["med_mcqa/"] == CAP
+    assert sys.version_info >= (3, 10)

@@ -1,4 +1,4 @@
-"""The nine Stanford Health Care (SHC) benchmarks: one mechanism, declared nine times.
+"""The ten Stanford Health Care (SHC) benchmarks: one mechanism, declared ten times.
 
 Each is a private CSV with a question (column ``prompt``, or ``question`` for ClinicReferral), a
 ``context`` (the note or message) and a ``label`` letter. HELM (``scenarios/shc_*_scenario.py``)
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from pytest_medhelm import scorers
 from pytest_medhelm.benchmark import Benchmark, Instance, Prompt
-from pytest_medhelm.data.helm_strings import scenario_string
 from pytest_medhelm.data.owner import find_file, read_csv
 from pytest_medhelm.data.sources import DataError, Record, Source
+from pytest_medhelm.helm.prompts import scenario_value
 
 UPSTREAM = "Stanford Health Care (private; not distributed)"
 
@@ -55,7 +55,7 @@ def benchmark(*, id: str, name: str, file: str, template: str,
 
     def to_instance(record: Record) -> Instance:
         values = {"question": record["question"], "context": record["context"], "counter": record["counter"]}
-        helm = scenario_string(*helm_scenario, "prompt") if helm_scenario else None
+        helm = scenario_value(*helm_scenario, "prompt") if helm_scenario else None
         text = helm.fill(values) if helm is not None else template.format(**values)
         # Keyed by the prompt text (hashed: ids are printed, prompts hold patient text); the loader
         # collapses repeated ids in place, so the last label wins as in HELM's dict.

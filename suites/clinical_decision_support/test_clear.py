@@ -21,6 +21,7 @@ from pytest_medhelm import (
     Prompt,
     Record,
     Source,
+    helm,
     scorers,
     warn_row,
 )
@@ -86,6 +87,14 @@ def read_local(folder: Path) -> list[Record]:
 
 
 def to_instance(record: Record) -> Instance:
+    template = helm.scenario_value("clear_scenario", "CLEARScenario.get_instances", "input_text")
+    if template is not None:  # HELM's own wording, from its package
+        condition = helm.scenario_value("clear_scenario", None, "CLEARScenario.CONDITION_PROMPTS")[record["condition"]]
+        mapping = helm.scenario_value("clear_scenario", "CLEARScenario.get_instances", "label_mapping")
+        options = tuple(o if isinstance(o, str) else o.fill(condition_text=condition) for o in mapping.values())
+        text = template.fill(condition_text=condition, text=record["text"])
+        return Instance(id=f"{record['condition']}-{record['row']}", input=text, choices=options,
+                        correct=LABELS[record["result_human"]], run=record["condition"])
     condition = CONDITIONS[record["condition"]]
     options = (f"Has a history of {condition}", f"Does not have a history of {condition}", "Uncertain")
     text = (f"You are a medical assistant reading patient notes. Decide whether the patient has a history "

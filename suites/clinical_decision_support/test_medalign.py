@@ -17,6 +17,7 @@ from pytest_medhelm import (
     Record,
     Source,
     find_file,
+    helm,
     read_csv,
     tokens,
 )
@@ -50,8 +51,10 @@ def read_local(folder: Path) -> list[Record]:
 
 
 def template() -> str:
-    """The prompt around the EHR and the question, with ``{ehr}`` and ``{question}`` fields."""
-    return TEMPLATE
+    """The prompt around the EHR and the question, with ``{ehr}`` and ``{question}`` fields: HELM's
+    (``prompt_string`` in ``medalign_scenario_helper.py``), or our wording without its package."""
+    template = helm.scenario_value("medalign_scenario_helper", "preprocess_prompts", "prompt_string")
+    return template if isinstance(template, str) else TEMPLATE
 
 
 def to_instance(record: Record) -> Instance:

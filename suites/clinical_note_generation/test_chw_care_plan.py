@@ -13,7 +13,18 @@ Differences from HELM 0.5.16, deliberate (each such row is named in a warning: f
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Record, ScoreContext, Source, find_file, read_csv, warn_row
+from pytest_medhelm import (
+    Benchmark,
+    Instance,
+    Prompt,
+    Record,
+    ScoreContext,
+    Source,
+    find_file,
+    helm,
+    read_csv,
+    warn_row,
+)
 
 HOW = ("Private Stanford data (community health worker care plans), available only to its owners: put "
        "CHW_Dataset.csv (column 'MO Note') in DIR/chw_care_plan/ or a folder named by the ini key "
@@ -82,7 +93,9 @@ def read_local(folder: Path) -> list[Record]:
 
 
 def to_instance(record: Record) -> Instance:
-    return Instance(id=f"line{record['line']}", input=TEMPLATE.format(note=record["note"]), reference=record["note"])
+    template = helm.scenario_value("chw_care_plan_scenario", "create_prompt_text", "prompt")  # HELM's, from its package
+    text = template.fill(clinical_note=record["note"]) if template is not None else TEMPLATE.format(note=record["note"])
+    return Instance(id=f"line{record['line']}", input=text, reference=record["note"])
 
 
 def needs_jury(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:

@@ -11,7 +11,7 @@ discharge notes; the first radiology report of an admission is used.
 from collections import defaultdict
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, DataUnavailable, Instance, Prompt, Record, Source, read_csv
+from pytest_medhelm import Benchmark, DataUnavailable, Instance, Prompt, Record, Source, helm, read_csv
 
 FILES = ("diagnosis", "discharge", "discharge_target", "radiology", "edstays", "triage")
 TARGETS = {"brief_hospital_course": "Brief Hospital Course", "discharge_instructions": "Discharge Instructions"}
@@ -63,7 +63,12 @@ def to_instance(record: Record) -> list[Instance]:
     instances = []
     for key, title in TARGETS.items():
         discharge = record["text"].replace(record[key], "")
-        # HELM's line continuation leaves four spaces before the blank line.
+        template = helm.scenario_value("dischargeme_scenario", "create_prompt", "prompt")
+        if template is not None:  # HELM's own template, from its package
+            text = template.fill(task_objective=title, text=discharge, text_df_radiology=record["radiology"])
+            instances.append(Instance(id=f"{record['hadm_id']}-{key}", input=text, reference=record[key]))
+            continue
+        # Our wording, without HELM's package. (HELM's line continuation leaves four spaces.)
         text = (f"Write the {title} from the patient discharge text and radiology report text below.    \n\n"
                 f"Discharge Text:\n{discharge}\n\nRadiology Report:\n{record['radiology']}\n\n{title}:\n")
         instances.append(Instance(id=f"{record['hadm_id']}-{key}", input=text, reference=record[key]))

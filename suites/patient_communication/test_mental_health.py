@@ -6,7 +6,7 @@ The input starts with "\\nQuestion: " (HELM's passage-question input with an emp
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, read_csv
+from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, helm, read_csv
 
 COLUMNS = ("context", "gold_counselor_response", "topic", "dialogue_type")
 HOW = ("Private Stanford data (processed counseling dialogues), available only to its owners: put "
@@ -20,6 +20,11 @@ def read_local(folder: Path) -> list[Record]:
 
 
 def to_instance(record: Record) -> Instance:
+    template = helm.scenario_value("mental_health_scenario", "MentalHealthScenario.process_dialogue_data", "input_text")
+    if template is not None:  # HELM's own template, from its package
+        question = template.fill({f"row[{name!r}]": record[name] for name in COLUMNS})
+        return Instance(id=f"line{record['line']}", input=f"\nQuestion: {question}",
+                        reference=record["gold_counselor_response"])
     question = (f"Topic: {record['topic']}\nType: {record['dialogue_type']}\n\nPrevious conversation:\n"
                 f"{record['context']}\n\nWrite an empathetic and appropriate counselor response:")
     return Instance(id=f"line{record['line']}", input=f"\nQuestion: {question}",

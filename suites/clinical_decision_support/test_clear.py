@@ -86,6 +86,12 @@ def read_local(folder: Path) -> list[Record]:
     return records
 
 
+def run_fields(condition: str) -> dict[str, str]:
+    """The run-spec values HELM's instructions are built from (its ``condition_display``: the file
+    stem with spaces, not the prompt's wording)."""
+    return {"condition_display": condition.replace("_", " ")}
+
+
 def to_instance(record: Record) -> Instance:
     template = helm.scenario_value("clear_scenario", "CLEARScenario.get_instances", "input_text")
     if template is not None:  # HELM's own wording, from its package
@@ -94,18 +100,20 @@ def to_instance(record: Record) -> Instance:
         options = tuple(o if isinstance(o, str) else o.fill(condition_text=condition) for o in mapping.values())
         text = template.fill(condition_text=condition, text=record["text"])
         return Instance(id=f"{record['condition']}-{record['row']}", input=text, choices=options,
-                        correct=LABELS[record["result_human"]], run=record["condition"])
+                        correct=LABELS[record["result_human"]], run=record["condition"],
+                        extra=run_fields(record["condition"]))
     condition = CONDITIONS[record["condition"]]
     options = (f"Has a history of {condition}", f"Does not have a history of {condition}", "Uncertain")
     text = (f"You are a medical assistant reading patient notes. Decide whether the patient has a history "
             f"of {condition}.\n\nOriginal Clinical Note:\n{record['text']}\n\n"
             + "".join(f"{letter}. {option}\n" for letter, option in zip("ABC", options)) + "\nAnswer:")
     return Instance(id=f"{record['condition']}-{record['row']}", input=text, choices=options,
-                    correct=LABELS[record["result_human"]], run=record["condition"])
+                    correct=LABELS[record["result_human"]], run=record["condition"],
+                    extra=run_fields(record["condition"]))
 
 
 def render(instance: Instance) -> str:
-    shown = instance.run.replace("_", " ")  # HELM's instructions use the file stem, not the prompt wording
+    shown = instance.extra["condition_display"]
     return Prompt(
         instructions=(f"Answer 'A' for 'Has a history of {shown}', 'B' for 'Does not have a history of "
                       f"{shown}', or 'C' for 'Uncertain'"),

@@ -7,8 +7,8 @@ scenario code reads them. HELM's scenario, ``with_instance_ids``, ``downsample_e
 run for run: the instances' order, input text and references, and the sampled subset.
 
 HELM's Python: ``$MEDHELM_HELM_PYTHON``, else ``/work/helm-venv/bin/python``; the test is skipped
-with the reason when neither has crfm-helm. HELM's package (the wheel) is put in the download
-cache, so the instance templates are read from it as in a user's run.
+with the reason when neither has crfm-helm. HELM's package (the wheel) is chosen from the
+mirror, so the instance templates and the prompts' words are read from it as in a user's run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.feather
 import pytest
 
-from pytest_medhelm import Benchmark
+from pytest_medhelm import Benchmark, helm
 from pytest_medhelm.data import DataSettings, load
 from pytest_medhelm.suites import all_benchmarks
 
@@ -298,12 +298,11 @@ def compared(tmp_path_factory: pytest.TempPathFactory, helm_python: str, helm_en
 
 
 @pytest.fixture
-def with_helm_package(helm_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    (home / "helm").mkdir(parents=True)
-    shutil.copy(helm_wheel, home / "helm" / helm_wheel.name)
-    monkeypatch.setenv("MEDHELM_HOME", str(home))
-    return home
+def with_helm_package(shared_data: Path, helm_wheel: Path, tmp_path: Path) -> Iterator[Path]:
+    """HELM's package chosen for this process (the mirror's ``helm/``), as a user's run does."""
+    assert helm.use(shared_data) is not None
+    yield tmp_path / "home"
+    helm.use(None)
 
 
 def ours(benchmark: Benchmark, root: Path, home: Path) -> dict[str, list[dict[str, Any]]]:
@@ -335,6 +334,8 @@ def test_instances_equal_helms_on_synthetic_owner_files(benchmark_id: str, compa
                 a, b = ({**x, "input": x["input"].split(OWN_WORDING[benchmark_id], 1)[-1]} for x in (a, b))
             assert a["input"] == b["input"], f"{benchmark_id} {run} #{position} ({b['id']}): input differs"
             assert a["references"] == b["references"], f"{benchmark_id} {run} #{position} ({b['id']})"
+            if benchmark_id not in OWN_WORDING:
+                assert a["prompt"] == b["prompt"], f"{benchmark_id} {run} #{position} ({b['id']}): prompt differs"
 
 
 def test_the_default_cap_samples_helms_subset(compared: dict[str, Any]) -> None:

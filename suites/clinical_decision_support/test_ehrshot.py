@@ -16,6 +16,7 @@ Differences from HELM 0.5.16, deliberate:
 - A prompt holding a special token ("<|endoftext|>") is counted as text (HELM's tiktoken raises).
 """
 
+import ast
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from pytest_medhelm import (
     Record,
     ScoreContext,
     Source,
+    helm,
     import_pyarrow,
     scorers,
     tokens,
@@ -67,14 +69,81 @@ HOW = ("Gated: the EHRSHOT MEDS export from Redivis (Stanford EHRSHOT research d
        "the ini key medhelm_data_paths.")
 
 
-def header(task: str) -> str:
+def own_header(task: str) -> tuple[str, str]:
+    """Our wording, without HELM's package: the text before the EHR's code lines, and after them."""
     role, predicted, question, definitions = TASKS[task]
     parts = [f"You are an expert {role} at Stanford Health Care, an academic medical center of Stanford "
              f"University, and you specialize in predicting {predicted}.", *definitions,
              f"Instruction: Read the patient's EHR history and, using all the medical evidence in it, answer "
              f"the question: {question}"]
     instruction = "\n".join(part + "\n" for part in parts)
-    return f"\n# Instructions\n{instruction}\n\n# Your Task\nPatient EHR:\n"
+    return f"\n# Instructions\n{instruction}\n\n# Your Task\nPatient EHR:\n", "\n\n"
+
+
+def _leading_string(expression: Any) -> str:
+    """The string constant that starts HELM's ``"Label: " + DEFS[task]`` argument."""
+    node = ast.parse(expression.source, mode="eval").body
+    while isinstance(node, ast.BinOp):
+        node = node.left
+    assert isinstance(node, ast.Constant) and isinstance(node.value, str), expression.source
+    return node.value
+
+
+def _helm_parts(package: Any) -> dict[str, Any] | None:
+    """What ``base_prompt`` and ``lumia_prompt`` of HELM's ``ehrshot_scenario.py`` are made of."""
+    module = helm.scenario(package, "ehrshot_scenario")
+    appended = [call.args[0] for call in module.calls.get("base_prompt", ()) if call.func == "prompt.append"]
+    persona = next(a for a in appended if isinstance(a, helm.Template))
+    labels = {}
+    for argument in appended:
+        if isinstance(argument, helm.Expr):
+            right = ast.parse(argument.source, mode="eval").body.right
+            table = right.value.id if isinstance(right, ast.Subscript) else right.func.value.id
+            labels[table] = _leading_string(argument)
+    # The EHR's template is a value of the dict base_prompt returns (not an assignment), and the
+    # personas and definitions are filled in one key at a time (``PERSONAS["lab_anemia"] = [...]``).
+    tree = ast.parse(package.read_text("helm/benchmark/scenarios/ehrshot_scenario.py"))
+    keyed: dict[str, dict[str, Any]] = {}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and isinstance(target := node.targets[0], ast.Subscript)
+                and isinstance(target.value, ast.Name) and isinstance(target.slice, ast.Constant)):
+            keyed.setdefault(target.value.id, {})[target.slice.value] = ast.literal_eval(node.value)
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "base_prompt")
+    returned = next(n.value for n in ast.walk(function) if isinstance(n, ast.Return))
+    example = next(v.value for k, v in zip(returned.keys, returned.values) if k.value == "example")
+    return {name: module.assignment(name) for name in ("CONFIG", "TASK_FULL_NAMES", "TASK_QUESTIONS", "CODE_DEFS",
+                                                       "ACTION_TMPL")} | keyed | {
+        "persona": persona, "labels": labels, "code_def": module.function("base_prompt")["code_def"],
+        "example": example, "lumia": module.function("lumia_prompt")["prompt"]}
+
+
+def header(task: str) -> tuple[str, str]:
+    """The prompt's text before the EHR's "- code" lines and after them: HELM's ``lumia_prompt``
+    for the task (its config, persona, definitions and question, read from its package), or our
+    wording without the package."""
+    package = helm.active()
+    if package is None:
+        return own_header(task)
+    h = _helm_parts(package)
+    config = h["CONFIG"][task.split("_")[0]]  # "guo", "lab" or "new", as HELM's get_task_config
+    full_name = h["TASK_FULL_NAMES"][task].lower()
+    parts = []
+    if config["is_include_persona"]:
+        parts.append(h["persona"].fill(role=h["PERSONAS"][task][0].lower(), task_full_name=full_name))
+    if config["is_include_clinical_def"]:
+        table = "CLINICAL_SHORT_DEFS" if config["is_use_short_clinical_def"] else "CLINICAL_DEFS"
+        parts.append(h["labels"][table] + h[table][task])
+    if config["is_include_code_def"]:
+        codes = sorted(code for parent in h["CODE_DEFS"][task].values() for code in parent["descendants"])
+        parts.append(h["code_def"].format(task_full_name=full_name, code_def=", ".join(codes)))
+    parts.append(h["labels"]["ACTION_TMPL"] + h["ACTION_TMPL"].format(question=h["TASK_QUESTIONS"][task]))
+    instruction = "\n".join(part + "\n" for part in parts)
+    marker = "\0EHR\0"
+    example_field = next(f for f in h["lumia"].fields if "example" in f)
+    text = h["lumia"].fill({next(f for f in h["lumia"].fields if "instruction" in f): instruction,
+                            example_field: h["example"].replace("{ehr}", marker)})
+    before, after = text.split(marker)
+    return before, after
 
 
 def read_table(pa: Any, path: Path, columns: list[str]) -> Any:
@@ -85,16 +154,17 @@ def read_table(pa: Any, path: Path, columns: list[str]) -> Any:
     return table.select(columns)
 
 
-def prompt_tokens(head: int, line_tokens: np.ndarray, lines: list[str], start: int, stop: int, text: str) -> int:
-    """cl100k tokens of ``text`` (header, the lines ``start:stop`` joined by newlines, a blank line).
+def prompt_tokens(head: int, line_tokens: np.ndarray, lines: list[str], start: int, stop: int, text: str,
+                  tail: str) -> int:
+    """cl100k tokens of ``text`` (header, the lines ``start:stop`` joined by newlines, ``tail``).
 
     tiktoken's pre-tokenizer never joins two "- code" lines (every piece ends at a newline), so the
-    count is the header's, plus each line's with its newline, plus the last line's with the final
-    "\n\n"; near the limit the whole prompt is counted anyway.
+    count is the header's, plus each line's with its newline, plus the last line's with the tail;
+    near the limit the whole prompt is counted anyway.
     """
     if start == stop:
         return tokens.count(text)
-    total = head + int(line_tokens[stop - 1] - line_tokens[start]) + tokens.count(lines[stop - 1] + "\n\n")
+    total = head + int(line_tokens[stop - 1] - line_tokens[start]) + tokens.count(lines[stop - 1] + tail)
     return tokens.count(text) if abs(total - MAX_TOKENS) < 1_000 else total
 
 
@@ -126,7 +196,7 @@ def read_local(folder: Path) -> list[Record]:
     line_tokens = np.concatenate([[0], np.cumsum([tokens.count(line + "\n") for line in lines])])
     records = []
     for task, rows in labels.items():
-        head = header(task)
+        head, tail = header(task)
         head_tokens = tokens.count(head)
         # HELM builds the prompts from the labels sorted by (subject, time) and assigns them, by
         # position, to the labels in the file's order (after the lab sample).
@@ -141,8 +211,8 @@ def read_local(folder: Path) -> list[Record]:
             row = rows[k]
             start, end = spans[row["subject_id"]]
             stop = start + int(np.searchsorted(times[start:end], np.datetime64(row["prediction_time"]), side="right"))
-            prompt = head + "\n".join(lines[start:stop]) + "\n\n"
-            if prompt_tokens(head_tokens, line_tokens, lines, start, stop, prompt) > MAX_TOKENS:
+            prompt = head + "\n".join(lines[start:stop]) + tail
+            if prompt_tokens(head_tokens, line_tokens, lines, start, stop, prompt, tail) > MAX_TOKENS:
                 continue
             record = {"task": task, "subject_id": row["subject_id"],
                       "prediction_time": row["prediction_time"].isoformat(),

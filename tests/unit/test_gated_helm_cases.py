@@ -191,7 +191,8 @@ def test_med_mcqa_reads_the_archives_dev_json(tmp_path: Path, where: str) -> Non
 
 # ------------------------------------------------------------------ case 8: truncation at HELM's token count
 def prompt_of(codes: list[str]) -> str:
-    return ehrshot.header("guo_readmission") + "\n".join(f"- {c}" for c in codes) + "\n\n"
+    before, after = ehrshot.header("guo_readmission")
+    return before + "\n".join(f"- {c}" for c in codes) + after
 
 
 def test_ehrshot_keeps_a_prompt_of_exactly_100k_tokens_and_drops_one_token_more(tmp_path: Path) -> None:

@@ -143,6 +143,8 @@ class ResultsFile(BaseModel):
     totals: dict[str, ModelTotals]
     instances: list[InstanceRecord]
     notes: list[str] = Field(default_factory=list)
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="added by pytest_medhelm_results hooks, each under its own key")
 
     def write(self, path: Path) -> None:
         """Atomically: a reader sees the previous file or this one, never half of either."""

@@ -2,7 +2,8 @@
 
 Each concern is its own module: ``options`` (flags and ini keys), ``items`` (collection),
 ``session`` (engine and pipeline), ``runner`` (how an instance item runs), ``report`` (aggregation
-and results.json), ``xdist`` (schedule), ``fixtures`` (public fixtures).
+and results.json), ``xdist`` (schedule), ``fixtures`` (public fixtures), ``hookspecs`` (our own
+hooks) and ``contrib`` (benchmarks contributed through them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from pytest_medhelm.taxonomy import load_taxonomy
 
 ACCESS_MARKERS = {"public": "publicly downloadable data", "gated": "credentialed data (PhysioNet and similar)",
                   "private": "a hospital's own data"}
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_medhelm.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,9 +46,10 @@ def _register_markers(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
 
 
-def _collection_args(config: pytest.Config) -> list[str]:
-    """With a model given and no paths, collect the built-in suites (and the user's own tests)."""
-    args = [str(SUITES_DIR)]
+def _collection_args(config: pytest.Config, contributed: list[str]) -> list[str]:
+    """With a model given and no paths, collect the built-in suites, the contributed benchmarks
+    and the user's own tests."""
+    args = [str(SUITES_DIR), *contributed]
     args += [str(path) for path in config.getini("medhelm_paths")]
     if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
         args += list(config.args)
@@ -55,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[plugin_key] = plugin
     config.pluginmanager.register(plugin, "medhelm-session")
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(ResultsReporter(settings, [m.name for m in plugin.models]), "medhelm-report")
+        config.pluginmanager.register(ResultsReporter(config, settings, [m.name for m in plugin.models]), "medhelm-report")
     if settings.active:
         from pytest_medhelm.plugin.outcome import ErrorsStopTheRun, RestoreWrongAnswers, RunOutcome
 
@@ -68,13 +76,27 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_medhelm.plugin.xdist import XdistGlue
 
         config.pluginmanager.register(XdistGlue(settings.active), "medhelm-xdist")
-    if settings.active and config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = _collection_args(config)
-    elif settings.active:
-        from pytest_medhelm.plugin.nodeids import resolve_args, selected_gates_key
+    if settings.active:
+        # In xdist workers too: they collect the contributed files the controller's arguments name.
+        contributed = _contributions(config)
+        if config.args_source != pytest.Config.ArgsSource.ARGS:
+            config.args = _collection_args(config, contributed)
+        else:
+            from pytest_medhelm.plugin.nodeids import resolve_args, selected_gates_key
 
-        config.args, config.stash[selected_gates_key] = resolve_args(config.args, config.invocation_params.dir,
-                                                                           config.rootpath)
+            config.args, config.stash[selected_gates_key] = resolve_args(
+                config.args, config.invocation_params.dir, config.rootpath)
+
+
+def _contributions(config: pytest.Config) -> list[str]:
+    """The paths of benchmarks contributed through ``pytest_medhelm_benchmarks`` (plugin.contrib)."""
+    if not config.hook.pytest_medhelm_benchmarks.get_hookimpls():
+        return []  # the common case: collection machinery not even imported
+    from pytest_medhelm.plugin.contrib import ContributedBenchmarks, gather
+
+    found = gather(config)
+    config.pluginmanager.register(ContributedBenchmarks(config, found), "medhelm-contrib")
+    return found.paths()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -189,7 +189,11 @@ class RunOutcome:
         failed_gates = sum(not verdict.passed for verdict in verdicts)
         results.counts = RunCounts(**self.counts(session), gates_passed=len(verdicts) - failed_gates,
                                    gates_failed=failed_gates)
-        write_results(self.settings.output, results)
+        try:
+            self.config.hook.pytest_medhelm_results(results=results, path=self.settings.output / RESULTS_NAME,
+                                                    config=self.config)
+        finally:
+            write_results(self.settings.output, results)  # even when a hook fails: nothing computed is lost
         if state == "nothing_run" and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         elif failed_gates and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

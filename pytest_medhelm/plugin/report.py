@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 
 class ResultsReporter:
-    def __init__(self, settings: Settings, models: Sequence[str]) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, models: Sequence[str]) -> None:
+        self.config = config
+        # Our own hooks (plugin.hookspecs): called here, where the results are aggregated.
+        self.hook = config.hook
         self.settings = settings
         self.models = list(models)
         self.records: list[InstanceRecord] = []
@@ -37,6 +40,7 @@ class ResultsReporter:
             record = InstanceRecord.from_properties(report.user_properties) if report.when == "call" else None
             if record is not None:
                 self.records.append(record)
+                self.hook.pytest_medhelm_instance_scored(record=record, report=report, config=self.config)
             props = dict(report.user_properties) if report.failed and report.when != "call" else {}
             if PREFIX + "benchmark" in props:
                 self.errors[(str(props[PREFIX + "benchmark"]), str(props.get(PREFIX + "model", "")))] += 1

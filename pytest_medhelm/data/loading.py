@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pytest_medhelm.benchmark import Benchmark, Instance
 from pytest_medhelm.data.sources import (
@@ -63,12 +64,45 @@ def sample(instances: list[Instance], cap: int) -> list[Instance]:
     return chosen
 
 
+class _ReadRecord(dict):  # type: ignore[type-arg]
+    """A record that remembers which fields ``to_instance`` read with ``record[field]``, so an
+    error can name the field it came from."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(record)
+        self.read: list[str] = []
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        self.read.append(key)
+        return value
+
+    def culprit(self, exc: Exception) -> str | None:
+        """The field an unexpected-value error most likely came from: for a type error, the last
+        field read that holds a number, a boolean or null (where text or a list belongs); else
+        the last field read."""
+        if isinstance(exc, (TypeError, AttributeError)):
+            for key in reversed(self.read):
+                if isinstance(dict.get(self, key), (int, float, type(None))):
+                    return key
+        return self.read[-1] if self.read else None
+
+    def null_in_text(self, instance: Instance) -> str | None:
+        """A field read as ``record[field]`` that is null and shows up as "None" in the text."""
+        if "None" not in instance.input and "None" not in instance.reference:
+            return None
+        return next((key for key in self.read if dict.get(self, key, "") is None), None)
+
+
 def to_instances(benchmark: Benchmark, records: Iterable[tuple[int, Record]], file: Path | str) -> list[Instance]:
     """Apply the benchmark's ``to_instance``; a missing or bad field names file, line and field."""
     instances: list[Instance] = []
     seen: dict[str, int] = {}
     position: dict[str, int] = {}
-    for line, record in records:
+    for line, raw in records:
+        record = _ReadRecord(raw)
         try:
             made = benchmark.to_instance(record)
         except DataError as exc:
@@ -78,10 +112,12 @@ def to_instances(benchmark: Benchmark, records: Iterable[tuple[int, Record]], fi
         except KeyError as exc:
             raise DataError("missing field", file=file, line=line, field=str(exc.args[0])) from None
         except (TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise DataError(f"unexpected value ({exc})", file=file, line=line) from None
+            raise DataError(f"unexpected value ({exc})", file=file, line=line, field=record.culprit(exc)) from None
         if made is None:
             continue
         for instance in [made] if isinstance(made, Instance) else made:
+            if (null := record.null_in_text(instance)) is not None:
+                raise DataError("null where text is expected", file=file, line=line, field=null)
             if benchmark.collapse_duplicates:
                 if instance.id in position:  # HELM's dict keyed by prompt: the last one wins
                     instances[position[instance.id]] = instance
@@ -93,6 +129,20 @@ def to_instances(benchmark: Benchmark, records: Iterable[tuple[int, Record]], fi
             if count:
                 instance = replace(instance, id=f"{instance.id}~{count + 1}")
             instances.append(instance)
+    return instances
+
+
+def _parse(benchmark: Benchmark, records: Iterable[tuple[int, Record]], label: Path | str) -> list[Instance]:
+    """``to_instances``, with the failures of reading the files themselves turned into a
+    :class:`DataError` naming the file (an owner's reader decoding a CSV, say)."""
+    try:
+        instances = to_instances(benchmark, records, label)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+                        file=label) from None
+    if not instances:
+        # An empty file would make the benchmark vanish from a run without a word.
+        raise DataError("no records", file=label)
     return instances
 
 
@@ -269,10 +319,10 @@ def load(benchmark: Benchmark, settings: DataSettings, *, cap: int, fetcher: Fet
             # xdist workers start together: one parses, the others wait here and read its result.
             instances = cache.get(cache_path)
             if instances is None:
-                instances = to_instances(benchmark, records, label)
+                instances = _parse(benchmark, records, label)
                 cache.put(cache_path, instances)
     elif instances is None:
-        instances = to_instances(benchmark, records, label)
+        instances = _parse(benchmark, records, label)
     effective_cap = benchmark.max_instances if benchmark.max_instances is not None else cap
     # Sample the pooled eval splits first, then keep only the scored ones (MedQA: valid + test
     # are sampled together, as in HELM, and only the test part counts).

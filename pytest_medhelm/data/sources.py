@@ -155,16 +155,34 @@ class Source:
     local_files: tuple[Path, ...] = ()
 
 
+#: The longest record line read from a JSONL file. No model's context holds a record this large
+#: (about two million tokens), so a larger one is a broken file, not a prompt to send.
+MAX_RECORD_BYTES = 8 << 20
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, Record]]:
-    """(line number, record) for each non-blank line; a bad line is a :class:`DataError`."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    """(line number, record) for each non-blank line; a bad line is a :class:`DataError`.
+
+    Lines are decoded one by one, so a byte that is not UTF-8 is reported with its line.
+    """
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if len(raw) > MAX_RECORD_BYTES:
+                raise DataError(f"record of {len(raw) / (1 << 20):.1f} MB, over the {MAX_RECORD_BYTES >> 20} MB "
+                                "a record may hold", file=path, line=number)
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1})",
+                                file=path, line=number) from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", file=path,
+                # Some of json's messages end in "at" ("Invalid control character at").
+                reason = exc.msg.removesuffix(" at")
+                raise DataError(f"not valid JSON ({reason}, column {exc.colno})", file=path,
                                 line=number) from None
             if not isinstance(record, dict):
                 raise DataError("expected a JSON object", file=path, line=number)

@@ -183,6 +183,9 @@ class BenchmarkModule(pytest.File):
         except DataError as exc:
             yield notice("data", f"{benchmark.id}: bad data: {exc}", False)
             return
+        except Exception as exc:  # noqa: BLE001  (one benchmark's broken reader must not stop the run)
+            yield notice("data", f"{benchmark.id}: cannot read its data: {type(exc).__name__}: {exc}", False)
+            return
         if benchmark.requires_jury:
             yield notice("jury", f"{benchmark.id} has no reference answer: only MedHELM's LLM jury can "
                                  "score it, and no jury is configured", True)

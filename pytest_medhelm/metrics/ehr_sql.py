@@ -12,8 +12,12 @@ Reproduces HELM's ``annotation/ehr_sql_annotator.py`` + ``metrics/ehr_sql_metric
 * an empty gold result scores 1 only when the model produced no output at all (abstention), judged on
   the raw stripped completion, so a bare ``"```"`` counts as output.
 
-Safety deviations from HELM (they do not change any score on the MedHELM data): the database is
-opened read-only, ``ATTACH`` is refused, and every query runs under a budget (see :func:`execute`).
+Safety deviations from HELM (they change no score of a gold query or of a ``SELECT``): the database
+is opened read-only; only reading statements run (an authorizer refuses ``ATTACH``, ``PRAGMA``,
+``CREATE``, writes and transactions, so ``query_validity`` is 0 for them, where HELM, running on a
+writable file, would count a ``DELETE`` as valid and lose the rows for every later item); every
+query runs under a step, time, row and memory budget; and at most :data:`MAX_CONCURRENT_QUERIES`
+run at once in a process, whatever the number of scorer threads (see :func:`execute`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +37,7 @@ __all__ = [
     "DEFAULT_MAX_ROWS",
     "NO_QUERY_ERROR",
     "extract_sql",
+    "is_select",
     "execute",
     "gold_result",
     "ehr_sql",
@@ -46,6 +52,22 @@ DEFAULT_TIMEOUT_S = 10.0
 #: Rows one query may return before it is aborted, so a cross join cannot exhaust memory. The
 #: largest table of the toy eICU DB has 4,949 rows; HELM itself has no such limit.
 DEFAULT_MAX_ROWS = 200_000
+#: Bytes one value may hold (SQLite's ``SQLITE_LIMIT_LENGTH``): a string or blob built larger fails
+#: with "string or blob too big" before it is allocated. The longest value of the toy eICU DB is
+#: under 200 bytes.
+MAX_VALUE_BYTES = 1_000_000
+#: Bytes of SQL text accepted (``SQLITE_LIMIT_SQL_LENGTH``); a completion is at most 1,024 tokens.
+MAX_SQL_BYTES = 100_000
+#: Bytes a query's rows may add up to in Python (text and blobs counted by length, other values
+#: as 8), checked row by row as they are fetched.
+MAX_RESULT_BYTES = 64 << 20
+#: SQLite's page cache per connection, in KiB (``PRAGMA cache_size``): sorts and temporary
+#: B-trees that outgrow it spill to temporary files instead of memory.
+PAGE_CACHE_KIB = 8192
+#: Queries executed at once per process: each may use its page cache and a value up to
+#: ``MAX_VALUE_BYTES``, and the scorers run on up to 32 threads.
+MAX_CONCURRENT_QUERIES = 4
+_running = threading.BoundedSemaphore(MAX_CONCURRENT_QUERIES)
 #: Instructions between two progress-handler calls.
 _PROGRESS_INTERVAL = 10_000
 #: HELM's error text when no SQL is left after cleaning.
@@ -74,10 +96,28 @@ def _readonly_uri(db_path: str | os.PathLike[str]) -> str:
     return Path(db_path).resolve().as_uri() + "?mode=ro"
 
 
-def _deny_attach(action: int, *_: Any) -> int:
-    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
+# What a query may do: read tables and call functions (``randomblob`` included: its size is
+# capped by MAX_VALUE_BYTES). Everything else (ATTACH, PRAGMA, CREATE TEMP, INSERT into a temporary
+# table, BEGIN) is refused with "not authorized".
+_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
+                      getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
+
+
+def _read_only(action: int, *_: Any) -> int:
+    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+
+
+_LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+
+
+def is_select(sql: str) -> bool:
+    """Does ``sql`` start (after comments) with ``SELECT`` or ``WITH``?"""
+    rest = _LEADING_COMMENTS.sub("", sql, count=1)
+    return re.match(r"(?i)(select|with)\b", rest) is not None
+
+
+def _size(row: tuple) -> int:
+    return sum(len(value) if isinstance(value, (str, bytes)) else 8 for value in row)
 
 
 def execute(
@@ -94,8 +134,9 @@ def execute(
     ``str(exception)`` too). Empty SQL returns HELM's ``"No query generated"``. A query is aborted,
     with an error starting ``"query budget exceeded"``, after ``max_steps`` SQLite VM instructions
     (checked every 10,000 via a progress handler), after ``timeout_s`` seconds, or once it has
-    produced more than ``max_rows`` rows. Executing several statements at once is an error
-    (``sqlite3`` refuses it), as in HELM.
+    produced more than ``max_rows`` rows or ``MAX_RESULT_BYTES`` of them; a value over
+    ``MAX_VALUE_BYTES`` fails as "string or blob too big". Only reading statements run. Executing
+    several statements at once is an error (``sqlite3`` refuses it), as in HELM.
     """
     if not sql.strip():
         return [], NO_QUERY_ERROR
@@ -112,29 +153,35 @@ def execute(
             exceeded = f"more than {timeout_s} s"
         return 1 if exceeded else 0
 
-    try:
-        conn = sqlite3.connect(_readonly_uri(db_path), uri=True)
-    except (sqlite3.Error, ValueError, OSError) as exc:
-        return [], str(exc)
-    try:
-        conn.set_authorizer(_deny_attach)
-        conn.set_progress_handler(progress, _PROGRESS_INTERVAL)
-        cursor = conn.execute(sql)
-        rows: list[tuple] = []
-        while True:
-            chunk = cursor.fetchmany(10_000)
-            if not chunk:
-                break
-            rows.extend(chunk)
-            if len(rows) > max_rows:
-                return [], f"query budget exceeded: more than {max_rows} rows"
-        return rows, None
-    except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError, MemoryError) as exc:
-        if exceeded:
-            return [], f"query budget exceeded: {exceeded}"
-        return [], str(exc) or type(exc).__name__
-    finally:
-        conn.close()
+    with _running:
+        try:
+            conn = sqlite3.connect(_readonly_uri(db_path), uri=True)
+        except (sqlite3.Error, ValueError, OSError) as exc:
+            return [], str(exc)
+        try:
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+            conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
+            conn.execute("PRAGMA temp_store = FILE")
+            conn.set_authorizer(_read_only)
+            conn.set_progress_handler(progress, _PROGRESS_INTERVAL)
+            cursor = conn.execute(sql)
+            rows: list[tuple] = []
+            size = 0
+            for row in cursor:
+                rows.append(row)
+                size += _size(row)
+                if len(rows) > max_rows:
+                    return [], f"query budget exceeded: more than {max_rows} rows"
+                if size > MAX_RESULT_BYTES:
+                    return [], f"query budget exceeded: more than {MAX_RESULT_BYTES >> 20} MB of rows"
+            return rows, None
+        except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError, MemoryError) as exc:
+            if exceeded:
+                return [], f"query budget exceeded: {exceeded}"
+            return [], str(exc) or type(exc).__name__
+        finally:
+            conn.close()
 
 
 def _fallback_to_values(
@@ -200,8 +247,8 @@ def ehr_sql(
       answerable and output non-empty) if the output is non-empty / the item is answerable, else 0;
       answerable means ``not is_impossible`` and a non-empty gold query text.
     * ``ehr_sql_execution_accuracy_corrected`` (not HELM): answerable items are compared with the
-      gold query's real rows, even when empty, so a prediction that runs without error and returns
-      the same (possibly empty) row set scores 1; abstaining on an answerable item, or any item
+      gold query's real rows, even when empty, so a ``SELECT`` (or ``WITH``) that runs without
+      error and returns the same (possibly empty) row set scores 1; any other statement scores 0; abstaining on an answerable item, or any item
       whose gold query fails to run, scores 0. Unanswerable items score as in HELM (1 iff no output).
 
     ``budget`` (``max_steps``, ``timeout_s``, ``max_rows``) is passed to :func:`execute`.
@@ -228,7 +275,7 @@ def ehr_sql(
 
     if not is_answerable:
         corrected = float(not prediction)
-    elif gold_error is not None or pred_error is not None:
+    elif gold_error is not None or pred_error is not None or not is_select(sql):
         corrected = 0.0
     else:
         corrected = float(_same_rows(pred_rows, gold_rows))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,7 +102,7 @@ def test_execute_missing_database(tmp_path: Path) -> None:
 
 def test_execute_is_read_only(db: Path) -> None:
     rows, error = execute(db, "drop table patient")
-    assert rows == [] and "readonly" in error
+    assert rows == [] and error == "not authorized"
     rows, error = execute(db, "delete from patient")
     assert error is not None
     assert execute(db, "select count(*) from patient") == ([(4,)], None)
@@ -293,3 +296,102 @@ def test_null_gold_text_is_truthy_without_is_impossible(db: Path) -> None:
 def test_empty_gold_text_is_unanswerable_and_unscored(db: Path) -> None:
     assert score(db, "", gold_sql="   ")[ACC] == 0.0  # HELM only scores when gold text is non-empty
     assert score(db, "", gold_sql="   ")[FIXED] == 1.0
+
+
+# ---------------------------------------------------------------------------- issue 15, case 5
+@pytest.mark.parametrize("payload", [
+    "PRAGMA writable_schema=1;",
+    "CREATE TEMP TABLE t AS SELECT 1",
+    "pragma table_info(lab)",
+    "begin",
+    "insert into lab values (9, 9, 'x', 1.0)",
+])
+def test_corrected_accuracy_counts_only_a_select_as_correct(db: Path, payload: str) -> None:
+    # On an item whose gold result is empty, a statement that returns no rows without error used
+    # to score 1 on the corrected metric and on query validity.
+    result = score(db, payload, gold_sql=GOLD_EMPTY, values={"lab_name": "folate"})
+    assert result[FIXED] == 0.0
+    assert result[VALID] == 0.0
+
+
+def test_a_select_after_comments_still_counts(db: Path) -> None:
+    sql = "-- the folate labs\n/* none expected */ select lab.result from lab where lab.name = 'folate'"
+    assert score(db, sql, gold_sql=GOLD_EMPTY, values={"lab_name": "folate"})[FIXED] == 1.0
+    assert mod.is_select("WITH x AS (select 1) select * from x")
+    assert not mod.is_select("pragma writable_schema=1")
+
+
+def test_a_value_larger_than_the_cap_fails_before_it_is_allocated(db: Path) -> None:
+    rows, error = execute(db, "SELECT randomblob(500000000), randomblob(500000000)")
+    assert rows == [] and error == "string or blob too big"
+
+
+def test_rows_adding_up_past_the_memory_cap_stop_the_query(db: Path) -> None:
+    # 300 rows of 900 KB each: every value is under the per-value cap, the result is 270 MB.
+    sql = ("with recursive r(x) as (select 1 union all select x + 1 from r limit 300) "
+           "select randomblob(900000) from r")
+    rows, error = execute(db, sql)
+    assert rows == [] and error == f"query budget exceeded: more than {mod.MAX_RESULT_BYTES >> 20} MB of rows"
+
+
+def test_the_memory_cap_holds_the_process_peak(db: Path, pytester: pytest.Pytester) -> None:
+    # Measured in a fresh interpreter: the query that took 1.97 GB before the cap.
+    script = (
+        "import resource, sys\n"
+        "from pytest_medhelm.metrics.ehr_sql import execute\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"print(execute({str(db)!r}, 'SELECT randomblob(500000000), randomblob(500000000)')[1])\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    result = pytester.run(sys.executable, "-c", script)
+    error, grown_mb = result.outlines[-2:]
+    assert error == "string or blob too big"
+    assert int(grown_mb) < 50
+
+
+def test_at_most_a_few_queries_run_at_once(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_now, peak = 0, 0
+    lock = threading.Lock()
+    real_connect = sqlite3.connect
+
+    class Counted:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self._conn, name)
+
+        def close(self) -> None:
+            nonlocal open_now
+            with lock:
+                open_now -= 1
+            self._conn.close()
+
+    def connect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal open_now, peak
+        with lock:
+            open_now += 1
+            peak = max(peak, open_now)
+        return Counted(real_connect(*args, **kwargs))
+
+    monkeypatch.setattr(mod.sqlite3, "connect", connect)
+    slow = "with recursive r(x) as (select 1 union all select x + 1 from r limit 300000) select count(*) from r"
+    threads = [threading.Thread(target=execute, args=(db, slow)) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == mod.MAX_CONCURRENT_QUERIES
+
+
+@pytest.mark.parametrize("payload", [
+    "DROP TABLE patient", "DELETE FROM lab", "UPDATE patient SET age = 0", "INSERT INTO lab VALUES (9, 9, 'x', 1)",
+    "PRAGMA writable_schema=1", "VACUUM", "REINDEX", "ALTER TABLE lab RENAME TO gone",
+    "CREATE TABLE t(x)", "CREATE INDEX i ON lab(name)", "PRAGMA journal_mode=DELETE",
+    "ATTACH DATABASE ':memory:' AS m", "CREATE TRIGGER tr AFTER INSERT ON lab BEGIN DELETE FROM lab; END",
+    "SELECT 1; DROP TABLE lab", RUNAWAY,
+])
+def test_destructive_or_runaway_sql_leaves_the_database_unchanged(db: Path, payload: str) -> None:
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    score(db, payload, max_steps=1_000_000)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before

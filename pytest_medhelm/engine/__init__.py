@@ -1,6 +1,6 @@
 """The model engine: async, cached, retrying; and the pipeline that keeps it busy."""
 
-from pytest_medhelm.engine.cache import ResponseCache
+from pytest_medhelm.engine.cache import CacheError, ResponseCache
 from pytest_medhelm.engine.core import (
     Completion,
     Engine,
@@ -9,4 +9,4 @@ from pytest_medhelm.engine.core import (
     RetryPolicy,
 )
 
-__all__ = ["Completion", "Engine", "FatalModelError", "ModelError", "ResponseCache", "RetryPolicy"]
+__all__ = ["CacheError", "Completion", "Engine", "FatalModelError", "ModelError", "ResponseCache", "RetryPolicy"]

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_medhelm.plugin.fixtures import medhelm_model, medhelm_record, medhelm_test_server  # noqa: F401
 from pytest_medhelm.plugin.options import add_options, read_settings
-from pytest_medhelm.plugin.report import ResultsReporter
+from pytest_medhelm.plugin.report import ResultsReporter, check_output_dir
 from pytest_medhelm.plugin.session import MedhelmPlugin, plugin_key
 from pytest_medhelm.suites import SUITES_DIR
 from pytest_medhelm.taxonomy import load_taxonomy
@@ -63,6 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[plugin_key] = plugin
     config.pluginmanager.register(plugin, "medhelm-session")
     if not hasattr(config, "workerinput"):
+        if settings.active and not config.option.collectonly:
+            check_output_dir(settings.output)
         config.pluginmanager.register(ResultsReporter(config, settings, [m.name for m in plugin.models]), "medhelm-report")
     if settings.active:
         from pytest_medhelm.plugin.outcome import ErrorsStopTheRun, RestoreWrongAnswers, RunOutcome

@@ -95,6 +95,9 @@ class RunOutcome:
         self.interrupted: str | None = None
         self.collection_errors = 0
         self.no_data_message: str | None = None
+        # Where results.json went: elsewhere, with the reason, when the output folder failed at the end.
+        self.written: Path | None = None
+        self.write_problem: str | None = None
         self._hidden: list[pytest.TestReport] = []
         from pytest_medhelm.plugin.gates import GateRunner
 
@@ -193,7 +196,7 @@ class RunOutcome:
             self.config.hook.pytest_medhelm_results(results=results, path=self.settings.output / RESULTS_NAME,
                                                     config=self.config)
         finally:
-            write_results(self.settings.output, results)  # even when a hook fails: nothing computed is lost
+            self._write(results)  # even when a hook fails: nothing computed is lost
         if state == "nothing_run" and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         elif failed_gates and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -202,6 +205,14 @@ class RunOutcome:
               and not (results.counts.failed or results.counts.errors)):
             # Wrong answers are findings, not a broken run: the exit status is the gates'.
             session.exitstatus = pytest.ExitCode.OK
+
+    def _write(self, results: ResultsFile) -> None:
+        try:
+            self.written = write_results(self.settings.output, results)
+        except OSError as exc:
+            from pytest_medhelm.plugin.report import write_elsewhere
+
+            self.written, self.write_problem = write_elsewhere(results, self.settings.output / RESULTS_NAME, exc)
 
     def _selected(self, results: ResultsFile) -> dict[str, str]:
         """Every benchmark the run selected (scored, errored or unavailable) -> its category."""
@@ -269,7 +280,10 @@ class RunOutcome:
             previous = self.settings.output / LAST_COMPLETE_NAME
             if previous.exists():
                 terminalreporter.write_line(f"previous complete results kept: {previous}")
-        terminalreporter.write_line(f"results: {self.settings.output / RESULTS_NAME} (status: {results.status})")
+        if self.write_problem is not None:
+            terminalreporter.write_line(f"medhelm: {self.write_problem}", red=True, bold=True)
+        if self.written is not None:
+            terminalreporter.write_line(f"results: {self.written} (status: {results.status})")
 
 
 class RestoreWrongAnswers:

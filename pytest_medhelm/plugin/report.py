@@ -6,8 +6,12 @@ Works the same with and without xdist: workers' reports are replayed on the cont
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,6 +21,33 @@ from pytest_medhelm.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
     from pytest_medhelm.results import InstanceRecord, ResultsFile
+
+
+def check_output_dir(output: Path) -> None:
+    """Fail at start, before anything is paid for, when results.json could not be written."""
+    created = [folder for folder in (output, *output.parents) if not folder.exists()]
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".medhelm-probe-"):
+            pass
+        for folder in created:  # made again at the end, if there are results to write
+            folder.rmdir()
+    except OSError as exc:
+        raise pytest.UsageError(f"medhelm: --medhelm-output {output}: results.json cannot be written there "
+                                f"({exc.strerror or exc}); pass another folder") from None
+
+
+def write_elsewhere(results: ResultsFile, target: Path, exc: OSError) -> tuple[Path | None, str]:
+    """results.json could not be written at ``target`` at the end of a run (its folder removed,
+    full, made read-only meanwhile): write it to a new folder under the system's temporary
+    directory instead. Returns where it went (None if nowhere) and what to say."""
+    problem = f"could not write {target} ({exc.strerror or exc})"
+    fallback = Path(tempfile.gettempdir()) / f"medhelm-results-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    try:
+        results.write(fallback / target.name)
+        return fallback / target.name, problem
+    except OSError as again:
+        return None, f"{problem}, nor {fallback / target.name} ({again.strerror or again})"
 
 
 class ResultsReporter:

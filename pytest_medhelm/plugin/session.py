@@ -29,7 +29,7 @@ from pytest_medhelm.suites import is_suite_module, is_user_benchmark
 if TYPE_CHECKING:
     from pytest_medhelm.benchmark import Benchmark
     from pytest_medhelm.data import DataSettings, LoadedBenchmark
-    from pytest_medhelm.engine import Engine
+    from pytest_medhelm.engine import Engine, ResponseCache
     from pytest_medhelm.engine.pipeline import Job, Pipeline
     from pytest_medhelm.engine.process import EngineConnection
     from pytest_medhelm.evaluate import Outcome
@@ -139,8 +139,9 @@ class MedhelmPlugin:
             from pytest_medhelm.engine import Engine, ResponseCache
 
             placement = self._calls_placement()
+            # Opened here even when a child will use it: a bad file is named before anything is paid for.
+            cache = self._open_cache() if placement != "shared" else None
             if placement == "here":
-                cache = ResponseCache(self.settings.cache) if self.settings.cache is not None else None
                 self._engine = Engine(concurrency=self.concurrency, cache=cache)
             else:
                 from pytest_medhelm.engine.process import EngineConnection, EngineProcess
@@ -148,10 +149,25 @@ class MedhelmPlugin:
                 if placement == "shared":
                     self._connection = EngineConnection(self.config.workerinput[ENGINE_ADDRESS_KEY])  # type: ignore[attr-defined]
                 else:
+                    if cache is not None:
+                        cache.close()
                     self._connection = EngineProcess(concurrency=self.concurrency, cache=self.settings.cache,
                                                      listen=_serves_local_workers(self.config))
                 self._engine = Engine(concurrency=self.concurrency, process=self._connection)
         return self._engine
+
+    def _open_cache(self) -> ResponseCache | None:
+        from pytest_medhelm.engine import CacheError, ResponseCache
+
+        if self.settings.cache is None or all(model.provider == "baseline" for model in self.models):
+            return None
+        try:
+            cache = ResponseCache(self.settings.cache)
+        except CacheError as exc:
+            raise pytest.UsageError(f"medhelm: response cache {exc}") from None
+        for warning in cache.warnings:
+            self.config.issue_config_time_warning(pytest.PytestWarning(f"medhelm: {warning}"), stacklevel=2)
+        return cache
 
     def _calls_placement(self) -> str:
         """Where this process's network model calls run: ``child``, a child process of its own (a

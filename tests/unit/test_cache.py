@@ -4,6 +4,7 @@ server (``TestServer`` on 127.0.0.1), so "served from the cache" means "nothing 
 
 from __future__ import annotations
 
+import os
 import runpy
 import signal
 import sqlite3
@@ -272,3 +273,132 @@ def test_a_killed_run_keeps_what_it_received_and_a_rerun_sends_only_the_rest(
 
     assert server.stats.requests == 200 - kept
     assert query(cache_path, "SELECT COUNT(*) FROM responses") == [(200,)]
+
+
+# -- an unusable cache file (issue 15, case 2) ------------------------------------------------------
+
+
+def _sql(path: Path, statement: str) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute(statement)
+        db.commit()
+
+
+def filled(path: Path, count: int = 400) -> None:
+    cache = ResponseCache(path)
+    for i in range(count):
+        cache.put(f"key-{i}", "m", CachedResponse(f"synthetic answer {i} " * 20, i, i, 0, 0.1))
+    cache.close()
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.mkdir(parents=True), "is a directory, not a cache file"),
+    (lambda p: p.write_text("model answers, one a line\n", encoding="utf-8"), "is not a response cache (not a SQLite file)"),
+    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200)), "is not a response cache (not a SQLite file)"),
+    (lambda p: _sql(p, "CREATE TABLE notes (x)"),
+     "is another program's SQLite database, not a response cache"),
+    (lambda p: _sql(p, "PRAGMA user_version = 99"),
+     "was written by a newer pytest-medhelm (cache schema 99, this one reads 1)"),
+])
+def test_an_unusable_file_is_refused_with_its_path(tmp_path: Path, make: Callable[[Path], Any], reason: str) -> None:
+    path = tmp_path / "responses.sqlite"
+    make(path)
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(cache_module.CacheError) as caught:
+        ResponseCache(path)
+    assert str(caught.value) == f"{path}: {reason}; pass another --medhelm-cache path, or --medhelm-no-cache"
+    assert (path.read_bytes() if path.is_file() else None) == before  # never emptied
+
+
+def test_the_cache_carries_its_schema_version(cache_path: Path) -> None:
+    ResponseCache(cache_path).close()
+    assert query(cache_path, "PRAGMA user_version") == [(cache_module.SCHEMA_VERSION,)]
+
+
+def test_a_cache_written_before_the_version_was_set_is_kept_and_stamped(cache_path: Path) -> None:
+    filled(cache_path, 3)
+    with closing(sqlite3.connect(cache_path)) as db:
+        db.execute("PRAGMA user_version = 0")
+        db.commit()
+    cache = ResponseCache(cache_path)
+    assert len(cache) == 3 and cache.warnings == []
+    cache.close()
+    assert query(cache_path, "PRAGMA user_version") == [(1,)]
+
+
+def test_a_damaged_cache_is_moved_aside_with_a_warning_and_a_new_one_started(cache_path: Path) -> None:
+    filled(cache_path)
+    data = bytearray(cache_path.read_bytes())
+    page = 4096
+    data[3 * page: 5 * page] = b"\xde\xad\xbe\xef" * (page // 2)  # two pages in the middle
+    cache_path.write_bytes(bytes(data))
+
+    cache = ResponseCache(cache_path)
+    try:
+        [warning] = cache.warnings
+        assert warning.startswith(f"response cache {cache_path} was damaged (")
+        [aside] = cache_path.parent.glob("responses.sqlite.corrupt-*")
+        assert aside.read_bytes() == bytes(data)  # kept as it was, for the user to inspect
+        assert f"moved to {aside}" in warning
+        assert len(cache) == 0
+        cache.put("k", "m", CachedResponse("new", 1, 1, 0, 0.1))
+        assert cache.get("k") is not None
+    finally:
+        cache.close()
+
+
+def _read_only_mount(folder: Path) -> list[str] | None:
+    """A command prefix that runs a command with ``folder`` read-only (a private bind mount), or
+    None where this process cannot make one (not root, or no mount namespaces)."""
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder} && "
+                            f"mount -o remount,bind,ro {folder} {folder} && ! touch {folder}/probe"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return None
+    return ["unshare", "-m", "sh", "-c", f'mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} '
+            f'{folder} && exec "$0" "$@"']
+
+
+READ_ONLY_RUN = r"""
+import sys
+from pathlib import Path
+from pytest_medhelm.engine import Engine, ResponseCache
+from pytest_medhelm.models import ModelConfig, ModelRequest
+
+url, db = sys.argv[1], Path(sys.argv[2])
+model = ModelConfig(name="local-test-model", provider="openai", model="medhelm-test-model", base_url=url,
+                    timeout_s=30)
+cache = ResponseCache(db)
+print("\n".join(cache.warnings))
+engine = Engine(concurrency=4, cache=cache)
+futures = [engine.submit(engine.complete(model, ModelRequest(prompt=f"question {i}", max_tokens=5)))
+           for i in range(int(sys.argv[3]))]
+print(sum(future.result().cached for future in futures), "cached")
+engine.close()
+"""
+
+
+def test_a_read_only_cache_serves_its_answers_and_stores_nothing(
+        medhelm_test_server: ServerFactory, tmp_path: Path, cache_path: Path) -> None:
+    server = medhelm_test_server()
+    script = tmp_path / "run.py"
+    script.write_text(READ_ONLY_RUN, encoding="utf-8")
+    subprocess.run([sys.executable, str(script), server.url, str(cache_path), "20"], check=True, capture_output=True)
+    prefix = _read_only_mount(cache_path.parent)
+    if prefix is None:
+        cache_path.parent.chmod(0o555)
+        cache_path.chmod(0o444)
+        if os.access(cache_path, os.W_OK):
+            pytest.skip("root without mount namespaces: no way to make a read-only folder here")
+        prefix = []
+    server.reset_stats()
+
+    run = subprocess.run([*prefix, sys.executable, str(script), server.url, str(cache_path), "25"],
+                         capture_output=True, text=True, timeout=60)
+    cache_path.parent.chmod(0o755)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        f"response cache {cache_path} is read-only: its answers are used, new answers are not stored", "20 cached"]
+    assert server.stats.requests == 5  # only the answers the cache lacked
+    assert query(cache_path, "SELECT COUNT(*) FROM responses") == [(20,)]

@@ -1,0 +1,136 @@
+"""Faults a run must survive (issue 15): bad input files, an unusable cache, an unwritable
+output folder. Each is one clear message naming the file or the path, only the affected
+benchmark is lost, and nothing already paid for is lost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from medhelm_sessions import Medhelm
+from pytest_medhelm.testserver import TestServer
+
+EXTRACTIVE = "--medhelm-model=baseline-extractive"
+NOTES_YAML = """\
+name: ward_notes
+category: custom
+subcategory: Synthetic
+data: notes.jsonl
+prompt: "{note}"
+reference: answer
+metrics: [exact_match]
+max_tokens: 1
+"""
+
+
+def test_a_byte_that_is_not_utf8_costs_only_its_own_benchmark(medhelm: Medhelm) -> None:
+    lines = [json.dumps({"note": f"Synthetic note {i}.", "answer": "Synthetic"}).encode() for i in range(700)]
+    lines[600] = lines[600].replace(b"note", b"n\xf6te", 1)  # a Latin-1 byte on line 601
+    ward = medhelm.path / "ward"
+    ward.mkdir()
+    (ward / "notes.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (ward / "ward_notes.medhelm.yaml").write_text(NOTES_YAML, encoding="utf-8")
+    medhelm.pytester.makeini("[pytest]\nmedhelm_paths = ward\n")
+
+    result = medhelm.run(EXTRACTIVE, "-m", "pubmed_qa or ward_notes", "-rE")
+
+    # PubMedQA still runs (4 right, 2 wrong); the user benchmark is one error naming file and line.
+    result.assert_outcomes(passed=4, failed=2, errors=1)
+    result.stdout.fnmatch_lines([f"*ward_notes: bad data: file {ward / 'notes.jsonl'}, line 601: "
+                                 "not UTF-8 text (byte 0xf6*"])
+    assert "Interrupted" not in result.stdout.str()
+    assert medhelm.results().benchmarks["pubmed_qa"].scores["baseline-extractive"].n == 6
+
+
+def test_an_empty_records_file_is_an_error_not_a_silent_absence(medhelm: Medhelm) -> None:
+    path = medhelm.data / "pubmed_qa" / "test.jsonl"
+    path.write_text("", encoding="utf-8")
+
+    result = medhelm.run(EXTRACTIVE, *medhelm.ONLY_PUBMED, "-rE")
+
+    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*pubmed_qa: bad data: file {path}: no records*"])
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.write_text("not a database\n", encoding="utf-8"), "is not a response cache (not a SQLite file)"),
+    (lambda p: p.mkdir(), "is a directory, not a cache file"),
+])
+def test_an_unusable_cache_stops_the_run_at_start_naming_its_path(
+        medhelm: Medhelm, server: TestServer, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    cache = medhelm.path / "answers.sqlite"
+    make(cache)
+
+    result = medhelm.run_subprocess(f"--medhelm-model=local@{server.url}", f"--medhelm-cache={cache}",
+                                    *medhelm.ONLY_PUBMED)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: medhelm: response cache {cache}: {reason}; pass another "
+                                 "--medhelm-cache path, or --medhelm-no-cache"])
+    assert server.stats.requests == 0
+    assert "Connection lost" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_damaged_cache_is_moved_aside_and_the_run_goes_on(medhelm: Medhelm, server: TestServer) -> None:
+    model = f"--medhelm-model=local@{server.url}"
+    assert medhelm.run_subprocess(model, *medhelm.ONLY_PUBMED).ret == pytest.ExitCode.OK
+    data = bytearray(medhelm.cache.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the first page: the schema itself
+    medhelm.cache.write_bytes(bytes(data))
+    server.reset_stats()
+
+    result = medhelm.run_subprocess(model, *medhelm.ONLY_PUBMED)
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=3, failed=3)  # the server answers "A" (yes) to everything
+    assert f"response cache {medhelm.cache} was damaged" in result.stdout.str()
+    assert len(list(medhelm.path.glob("responses.sqlite.corrupt-*"))) == 1
+    assert server.stats.requests == 6
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_call(
+        medhelm: Medhelm, server: TestServer) -> None:
+    blocker = medhelm.path / "results-file"
+    blocker.write_text("in the way\n", encoding="utf-8")
+    output = blocker / "out"
+
+    result = medhelm.run_subprocess(f"--medhelm-model=local@{server.url}", f"--medhelm-output={output}",
+                                    *medhelm.ONLY_PUBMED)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: medhelm: --medhelm-output {output}: results.json cannot be written "
+                                 "there (*); pass another folder"])
+    assert server.stats.requests == 0
+
+
+BREAK_OUTPUT_AT_THE_END = """
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    # The folder goes away while the run is on (a cleanup job, a full disk): a file takes its place.
+    output = Path(session.config.getoption("medhelm_output"))
+    shutil.rmtree(output, ignore_errors=True)
+    output.write_text("in the way", encoding="utf-8")
+"""
+
+
+def test_results_are_kept_when_the_output_folder_fails_at_the_end(medhelm: Medhelm) -> None:
+    medhelm.pytester.makeconftest(BREAK_OUTPUT_AT_THE_END)
+    output = medhelm.path / "out"
+
+    result = medhelm.run_subprocess(EXTRACTIVE, f"--medhelm-output={output}", *medhelm.ONLY_PUBMED)
+
+    text = result.stdout.str()
+    assert "Traceback" not in text + result.stderr.str()
+    result.stdout.fnmatch_lines(["*MedHELM results*", f"medhelm: could not write {output / 'results.json'} (*)",
+                                 "results: */medhelm-results-*/results.json (status: complete)"])
+    written = next(line for line in result.outlines if line.startswith("results: ")).split()[1]
+    kept = medhelm.results(output=__import__("pathlib").Path(written).parent)
+    assert kept.benchmarks["pubmed_qa"].scores["baseline-extractive"].n == 6

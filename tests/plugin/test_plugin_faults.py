@@ -112,12 +112,13 @@ from pathlib import Path
 import pytest
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session):
     # The folder goes away while the run is on (a cleanup job, a full disk): a file takes its place.
     output = Path(session.config.getoption("medhelm_output"))
     shutil.rmtree(output, ignore_errors=True)
     output.write_text("in the way", encoding="utf-8")
+    return (yield)
 """
 
 

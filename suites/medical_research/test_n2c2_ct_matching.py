@@ -6,11 +6,13 @@ three. As in HELM, each file's text has every triple newline replaced by one new
 notes on lines of 100 asterisks, and the note date is the "Record date:" it contains.
 """
 
+import ast
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
-from pytest_medhelm import Benchmark, DataError, DataUnavailable, Instance, Prompt, Record, Source, scorers
+from pytest_medhelm import Benchmark, DataError, DataUnavailable, Instance, Prompt, Record, Source, helm, scorers
 
 CRITERIA = {
     "ABDOMINAL": "History of intra-abdominal surgery of any kind, for example a resection of the small or "
@@ -49,13 +51,52 @@ def read_local(folder: Path) -> list[Record]:
     return [{**patient, "criterion": criterion} for criterion in CRITERIA for patient in patients]
 
 
+HELM_PROMPT = ("n2c2_ct_matching_scenario", "N2C2CTMatchingScenario.create_prompt")
+
+
+def _note_header(expression: Any) -> list[str]:
+    """The literal pieces of HELM's per-note f-string (``notes_list``'s comprehension), in order:
+    before the note number, between it and the date, between the date and the note."""
+    comprehension = ast.parse(expression.source, mode="eval").body
+    assert isinstance(comprehension, ast.ListComp) and isinstance(comprehension.elt, ast.JoinedStr)
+    pieces, current = [], ""
+    for value in comprehension.elt.values:
+        if isinstance(value, ast.Constant):
+            current += value.value
+        else:
+            pieces.append(current)
+            current = ""
+    return pieces
+
+
+def helm_text(record: Record, dates: list[str | None], current: str | None) -> str | None:
+    """HELM's ``create_prompt`` text (template, criterion definitions, note headers from its
+    package), or None without the package."""
+    template = helm.scenario_value(*HELM_PROMPT, "prompt")
+    if template is None:
+        return None
+    notes, criterion = record["notes"], record["criterion"]
+    before_number, before_date, before_note = _note_header(helm.scenario_value(*HELM_PROMPT, "notes_list"))
+    joined = ("\n" + "*" * 50 + "\n\n").join(f"{before_number}{i + 1}{before_date}{date or ''}{before_note}{note}"
+                                             for i, (date, note) in enumerate(zip(dates, notes)))
+    definitions = helm.scenario_value("n2c2_ct_matching_scenario", None, "LONG_DEFINITIONS")
+    return template.fill({"self.subject": criterion, "LONG_DEFINITIONS[self.subject]": definitions[criterion],
+                          "len(patient['ehr'])": len(notes), "'-' * 100": "-" * 100, "notes": joined,
+                          "current_date": current})
+
+
 def to_instance(record: Record) -> Instance:
     notes, criterion = record["notes"], record["criterion"]
     dates = [match.group(1) if (match := DATE.search(note)) else None for note in notes]
     current = next((date for date in reversed(dates) if date), None)
+    text = helm_text(record, dates, current)
+    if text is not None:
+        return Instance(id=f"{criterion}-{record['patient']}", input=text, choices=("yes", "no"),
+                        correct=0 if record["met"][criterion] == "met" else 1, run=criterion)
     joined = ("\n" + "*" * 50 + "\n\n").join(
         f"## Note #{i + 1}\nDate: {date or ''}\n{note}" for i, (date, note) in enumerate(zip(dates, notes)))
-    # HELM's template is indented by four spaces, and its line continuation leaves five after "status.".
+    # Our wording, without HELM's package. (HELM's template is indented by four spaces, and its line
+    # continuation leaves five after "status.")
     text = f"""
     # Task
     Decide whether this patient meets an inclusion criterion of a clinical trial.

@@ -258,7 +258,54 @@ def ehrshot(root: Path) -> Jobs:
     return jobs
 
 
+def n2c2(root: Path) -> Jobs:
+    folder = root / "n2c2_ct_matching" / "test"
+    folder.mkdir(parents=True)
+    criteria = ("ABDOMINAL", "ADVANCED-CAD", "CREATININE")
+    for k in range(7):
+        notes = [f"\n\nRecord date: 2070-0{1 + n}-1{k}\n\n\nSYNTHETIC NOTE {n} of patient {k}\n" if n != 1 else
+                 f"SYNTHETIC UNDATED NOTE of patient {k}\n" for n in range(2 + k % 3)]
+        text = ("*" * 100 + "\n").join(notes)
+        tags = "".join(f'<{c} met="{"met" if (k + j) % 2 else "not met"}" />' for j, c in enumerate(criteria))
+        (folder / f"{100 + k}.xml").write_text(f"<?xml version='1.0' encoding='UTF-8'?>\n<PatientMatching>"
+                                              f"<TEXT><![CDATA[{text}]]></TEXT><TAGS>{tags}</TAGS></PatientMatching>\n",
+                                              encoding="utf-8")
+    return {c: {"run_spec": "n2c2_ct_matching", "args": {"data_path": str(root / "n2c2_ct_matching"), "subject": c}}
+            for c in criteria}
+
+
+def dischargeme(root: Path) -> Jobs:
+    import gzip
+    import io
+
+    base = root / "dischargeme" / "files" / "discharge-me" / "1.3" / "test_phase_1"
+    base.mkdir(parents=True)
+
+    def write(name: str, header: list[str], rows: list[list[object]]) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(rows)
+        (base / f"{name}.csv.gz").write_bytes(gzip.compress(buffer.getvalue().encode()))
+
+    subjects = [5, 3, 9, 3, 7]  # diagnosis rows (a subject twice)
+    write("diagnosis", ["subject_id", "stay_id", "icd_title"], [[s, 100 + n, f"DX {n}"] for n, s in enumerate(subjects)])
+    write("triage", ["subject_id", "stay_id", "chiefcomplaint"], [[s, 200 + s, "pain"] for s in (3, 5, 7)])
+    notes = [(5, 51), (3, 31), (3, 32), (7, 71), (9, 91)]
+    write("discharge", ["note_id", "subject_id", "hadm_id", "text"],
+          [[f"N{h}", s, h, f"SYNTHETIC DISCHARGE {h}\nBrief Hospital Course: course {h}\nInstructions {h}"]
+           for s, h in notes])
+    write("radiology", ["note_id", "subject_id", "hadm_id", "text"],
+          [[f"R{h}{n}", s, h, f"SYNTHETIC CXR {h}.{n}"] for s, h in notes for n in range(2) if h != 32])
+    write("edstays", ["subject_id", "hadm_id", "stay_id"], [[s, h, 300 + h] for s, h in notes])
+    write("discharge_target", ["note_id", "hadm_id", "discharge_instructions", "brief_hospital_course"],
+          [[f"N{h}", h, f"Instructions {h}", f"Brief Hospital Course: course {h}"] for _, h in notes])
+    return {"": {"run_spec": "dischargeme", "args": {"data_path": str(root / "dischargeme")}}}
+
+
 WRITERS: dict[str, Callable[[Path], Jobs]] = {
+    "n2c2_ct_matching": n2c2,
+    "dischargeme": dischargeme,
     "chw_care_plan": chw,
     "mental_health": mental_health,
     "clear": clear,

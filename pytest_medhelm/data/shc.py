@@ -7,7 +7,13 @@ by that prompt text (a repeated prompt keeps its first position and takes the LA
 asks a multiple-choice question whose options are literally the letters "A", "B" (and "C" for
 ENT-Referral and ProxySender), with ``input_noun=""`` (the input starts with ": ") and an empty
 output cue (the prompt ends with ":"). ClinicReferral and ENT-Referral number their prompts with a
-running counter; ENT-Referral skips rows without a label, and does not count them.
+running counter; ENT-Referral skips rows without a label, and does not count them. The template
+itself is HELM's, read from its package (our wording only without it).
+
+Differences from HELM 0.5.16, deliberate (none in the instances of a well-formed file):
+- A UTF-8 byte-order mark is accepted (HELM then misses the first column), and the folder's only
+  ``.csv`` is read under another name.
+- A label outside the options is an error naming the file, line and field (HELM's assert).
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ variant that reads codes with or without dots and keeps 7-character codes whole.
 Differences from HELM 0.5.16, deliberate (each such row is named in a warning: file, row, field):
 - An empty code list is kept with an empty reference (F1 0); HELM's metric raises on it.
 - A row without a note is skipped; HELM makes an instance without text.
+
+Owner file: ``mimiciv_icd10.feather``, built from MIMIC-IV and MIMIC-IV-Note (PhysioNet credentialed
+access, data-use agreement signed).
 """
 
 from pathlib import Path

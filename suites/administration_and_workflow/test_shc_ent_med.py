@@ -1,11 +1,15 @@
-from pytest_medhelm import shc
 """ENT-Referral: is this patient's referral to Ear, Nose and Throat appropriate (yes, no, or not
 mentioned)? Stanford Health Care data.
 
 HELM numbers each prompt with a running counter, skips rows with an empty label without counting
 them, and offers the options "A", "B" and "C". The shared SHC mechanism is in ``data/shc.py``.
+
+Owner file: ``medhelm-ENT-dataset_filtered.csv``, Stanford Health Care's private data, available only to
+its owners under their data-use approval. Differences from HELM 0.5.16, deliberate: those of
+the SHC mechanism (``data/shc.py``).
 """
 
+from pytest_medhelm import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_ent_med",

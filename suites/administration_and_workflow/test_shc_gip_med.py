@@ -1,10 +1,14 @@
-from pytest_medhelm import shc
 """HospiceReferral: should this patient be referred to hospice care? Gold-standard referrals to a
 Stanford Health Care specialty clinic.
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
+
+Owner file: ``medhelm-GIP-dataset_filtered.csv``, Stanford Health Care's private data, available only to
+its owners under their data-use approval. Differences from HELM 0.5.16, deliberate: those of
+the SHC mechanism (``data/shc.py``).
 """
 
+from pytest_medhelm import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_gip_med",

@@ -1,11 +1,15 @@
-from pytest_medhelm import shc
 """ClinicReferral: questions on patient referrals to Stanford's Sequoia clinic, with manually curated
 answers. Stanford Health Care data.
 
 The question column is ``question`` (not ``prompt``), and HELM starts each prompt with a space and a
 running counter. The shared SHC mechanism is in ``data/shc.py``.
+
+Owner file: ``medhelm-sequoia-dataset_filtered.csv``, Stanford Health Care's private data, available only to
+its owners under their data-use approval. Differences from HELM 0.5.16, deliberate: those of
+the SHC mechanism (``data/shc.py``).
 """
 
+from pytest_medhelm import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_sequoia_med",

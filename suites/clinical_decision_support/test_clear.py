@@ -9,6 +9,9 @@ Differences from HELM 0.5.16, deliberate (each such row is named in a warning: f
 - A row with an empty result_human is skipped. HELM's pandas then reads the whole label column as
   numbers ("1.0"), so none of that file's instances has a correct answer.
 - A row with an empty note is skipped; HELM keeps it with the note text "nan".
+
+Owner files: one ``<condition>.xlsx`` per condition (columns text, result_human), Stanford
+Medicine's private CLEAR data, available only to its owners.
 """
 
 from pathlib import Path

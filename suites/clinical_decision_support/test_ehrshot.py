@@ -14,6 +14,10 @@ Differences from HELM 0.5.16, deliberate:
   its own label, with one warning per task; with a sorted file the pairing is the same.
 - A lab task with fewer than 10,000 labels keeps them all (HELM's ``sample`` raises).
 - A prompt holding a special token ("<|endoftext|>") is counted as text (HELM's tiktoken raises).
+- HELM also requires ``metadata/subject_splits.parquet`` (it reads no split from it); it is not needed here.
+
+Owner files: ``data/data.parquet`` and ``labels/<task>/labels.parquet`` of the EHRSHOT MEDS release,
+from Redivis after Stanford's EHRSHOT research data-use agreement.
 """
 
 import ast

@@ -4,6 +4,11 @@ The test set's answers are not public, so HELM evaluates the dev set (4,183 ques
 "valid" split and MedHELM's leaderboard reads the valid split. In the original release ``cop`` is
 1-based (1 = option a); ``dev.json`` is JSON Lines despite its name. The archive's ``dev.json``
 placed in ``DIR/med_mcqa/`` is read as well as the mirror's ``test.jsonl``.
+
+Files: public, no credential: the MedMCQA archive's ``dev.json`` (or ``medhelm download``'s mirror).
+
+Differences from HELM 0.5.16, deliberate: none (HELM also reads ``train.json``, for in-context
+examples MedHELM does not use).
 """
 
 import io

@@ -3,8 +3,17 @@ judged against a clinician's own answer.
 
 As in HELM: the EHR is the patient's whole XML record, cut from the left (the most recent part is
 kept) to fit 100,000 tokens minus the answer's 256 and the template and instruction (tiktoken's
-cl100k_base, as HELM counts: ``data/tokens.py``); the gold is Annotator_1's response; instances follow the gold file.
+cl100k_base, as HELM counts: ``data/tokens.py``); the gold is Annotator_1's response; instances
+follow the gold file.
 The input starts with "\\nQuestion: " (HELM's passage-question input with an empty passage).
+
+Owner files: ``clinician-reviewed-model-responses.tsv``, ``clinician-instruction-responses.tsv`` and
+``medalign_ehr_xml/<person_id>.xml``, from Stanford after MedAlign's research data-use agreement.
+
+Differences from HELM 0.5.16, deliberate:
+- Only the EHR files the instructions name are read; HELM reads every file in ``medalign_ehr_xml/``
+  and fails on a name that is not a number. A missing EHR is an error naming the TSV line.
+- An EHR holding a special token ("<|endoftext|>") is counted as text (HELM's tiktoken raises).
 """
 
 from pathlib import Path

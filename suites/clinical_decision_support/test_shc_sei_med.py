@@ -1,10 +1,14 @@
-from pytest_medhelm import shc
 """ADHD-MedEffects: does a primary-care note of a child on ADHD medication document side-effect
 monitoring, as guidelines recommend? Stanford Health Care data (doi:10.1542/peds.2024-067223).
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
+
+Owner file: ``medhelm-SEI-dataset_filtered.csv``, Stanford Health Care's private data, available only to
+its owners under their data-use approval. Differences from HELM 0.5.16, deliberate: those of
+the SHC mechanism (``data/shc.py``).
 """
 
+from pytest_medhelm import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_sei_med",

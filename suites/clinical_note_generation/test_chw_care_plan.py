@@ -9,6 +9,9 @@ the note would only reward copying it, so until the LLM jury is configured the b
 Differences from HELM 0.5.16, deliberate (each such row is named in a warning: file, line, field):
 - A note that pandas reads as missing ("NA", "null", "N/A" ...) is kept as text; HELM drops it.
 - A note of only spaces is dropped; HELM keeps it.
+
+Owner file: ``CHW_Dataset.csv`` (column "MO Note"), Stanford's private community health worker
+care plans, available only to their owners.
 """
 
 from pathlib import Path

@@ -6,6 +6,12 @@ prompted with the discharge text FROM WHICH THAT TARGET SECTION HAS BEEN REMOVED
 HELM's inner joins keep (diagnosis + triage by subject, discharge note, a radiology report and an ED
 stay by admission, a target row), in the order of subjects in diagnosis.csv.gz and then of their
 discharge notes; the first radiology report of an admission is used.
+
+Owner files: ``test_phase_1/{diagnosis,discharge,discharge_target,radiology,edstays,triage}.csv.gz``
+of DischargeMe 1.3 (PhysioNet credentialed access).
+
+Differences from HELM 0.5.16, deliberate: none known in the instances (checked against HELM's
+pandas joins on synthetic files); cells are read as text, as HELM's ``keep_default_na=False``.
 """
 
 from collections import defaultdict

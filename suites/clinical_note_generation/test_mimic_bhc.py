@@ -3,6 +3,11 @@
 
 HELM reads one JSON object per line (despite the ``.json`` name) with fields ``input`` and
 ``target``, and skips lines where either is empty.
+
+Owner file: ``mimic_iv_bhc.json`` (MIMIC-IV-Ext-BHC, PhysioNet credentialed access).
+
+Differences from HELM 0.5.16, deliberate: none in the instances; a line that is not JSON, or lacks a
+field, is an error naming the file, line and field (HELM stops with a bare exception).
 """
 
 from pathlib import Path

@@ -3,6 +3,13 @@ radiology report summarisation benchmark, Chen et al., ACL 2023).
 
 HELM reads the test split's line-aligned ``test.findings.tok`` and ``test.impression.tok``, strips
 each line, and skips pairs where either side is empty.
+
+Owner files: ``test.findings.tok`` and ``test.impression.tok`` (MIMIC-III via PhysioNet credentialed
+access, split as in Chen et al. 2023).
+
+Differences from HELM 0.5.16, deliberate: none in the instances (lines end at "\\n", "\\r\\n" or "\\r" as
+HELM's ``readlines()``; not at a form feed or U+2028). The files are read as UTF-8 (HELM: the
+locale's encoding), and unequal line counts are an error naming the file and line.
 """
 
 from pathlib import Path

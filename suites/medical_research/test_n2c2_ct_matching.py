@@ -4,6 +4,12 @@ their notes? n2c2 2018 shared task, track 1 (cohort selection), test set of 86 p
 Three criteria are HELM runs (ABDOMINAL, ADVANCED-CAD, CREATININE); the score is the mean of the
 three. As in HELM, each file's text has every triple newline replaced by one newline, is split into
 notes on lines of 100 asterisks, and the note date is the "Record date:" it contains.
+
+Owner files: the annotated ``test/*.xml`` of n2c2 2018 Track 1, from the DBMI Data Portal
+(Harvard) after its data-use agreement.
+
+Differences from HELM 0.5.16, deliberate: none in the instances; a file that is not XML or lacks a
+criterion's tag is an error naming the file and the tag (HELM stops with a bare exception).
 """
 
 import ast

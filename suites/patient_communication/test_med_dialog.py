@@ -5,6 +5,10 @@ instances from each, and scores the benchmark as the unweighted mean of the two 
 smaller iCliniq run weighs as much as HealthCareMagic. Mirror layout: ``med_dialog/test.jsonl``
 holds both subsets' ``test.json`` entries (``src``, ``tgt``) with an added ``subset`` field; the
 upstream layout (``med_dialog/<subset>/test.json``, as CodaLab serves it) is read as well.
+
+Files: public, no credential: CodaLab's ``<subset>/test.json`` (or ``medhelm download``'s mirror).
+
+Differences from HELM 0.5.16, deliberate: none.
 """
 
 import hashlib

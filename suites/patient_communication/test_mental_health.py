@@ -2,6 +2,12 @@
 conversation so far (high-quality dialogues expanded into one instance per counselor turn).
 
 The input starts with "\\nQuestion: " (HELM's passage-question input with an empty passage).
+
+Owner file: ``processed_dialogues.csv`` (columns context, gold_counselor_response, topic,
+dialogue_type), Stanford's private counseling dialogues, available only to their owners.
+
+Differences from HELM 0.5.16, deliberate: an empty or "NA"-like cell is kept as its text; HELM's
+pandas puts "nan" into the prompt in its place.
 """
 
 from pathlib import Path

@@ -1,10 +1,14 @@
-from pytest_medhelm import shc
 """PrivacyDetection: does a message drafted from a patient's notes leak confidential information?
 Stanford Health Care data (doi:10.1001/jamapediatrics.2024.4438).
 
 A / B multiple choice over the owner's CSV; the shared SHC mechanism is in ``data/shc.py``.
+
+Owner file: ``medhelm-PRIVACY-dataset_filtered.csv``, Stanford Health Care's private data, available only to
+its owners under their data-use approval. Differences from HELM 0.5.16, deliberate: those of
+the SHC mechanism (``data/shc.py``).
 """
 
+from pytest_medhelm import shc
 
 BENCHMARK = shc.benchmark(
     id="shc_privacy_med",

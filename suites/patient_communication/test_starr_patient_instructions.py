@@ -3,6 +3,13 @@ from its diagnosis, procedure, history & physical and operative report (Stanford
 
 HELM keeps rows whose QC is "TRUE" (any case) and whose five fields are all non-empty. The input
 ends after the operative report (and a blank line); the output cue "Patient Instructions" follows.
+
+Owner file: ``dataset_cases_qc.csv``, Stanford's private STARR-OMOP outpatient procedures,
+available only to their owners.
+
+Differences from HELM 0.5.16, deliberate: none in the instances ("\\r\\n" inside a cell reads as
+"\\n", as HELM's ``open()``); a spreadsheet's UTF-8 byte-order mark is accepted (HELM then misses
+the first column).
 """
 
 from pathlib import Path

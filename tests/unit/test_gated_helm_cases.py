@@ -258,3 +258,23 @@ def test_offline_cl100k_is_tiktokens_cl100k_base(monkeypatch: pytest.MonkeyPatch
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tokens.count("SNOMED/59621000 hypertension") == len(offline.encode("SNOMED/59621000 hypertension"))
+
+
+# ------------------------------------------------------------------ every module says what it reads
+GATED_AND_PRIVATE = sorted(b.id for b in all_benchmarks() if b.access != "public") + ["med_dialog", "med_mcqa"]
+
+
+@pytest.mark.parametrize("benchmark_id", GATED_AND_PRIVATE)
+def test_suite_module_names_its_owner_files_credential_and_differences_from_helm(benchmark_id: str) -> None:
+    import ast
+    import importlib
+
+    from pytest_medhelm.suites import SUITES_DIR
+
+    path = next(SUITES_DIR.glob(f"*/test_{benchmark_id}.py"))
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    assert "Owner file" in doc or "Files: public, no credential" in doc, path.name
+    assert "Differences from HELM 0.5.16, deliberate" in doc, path.name
+    module = importlib.import_module(f"pytest_medhelm.suites.{path.parent.name}.{path.stem}")
+    assert module.BENCHMARK.id == benchmark_id
+    assert len(GATED_AND_PRIVATE) == 23

@@ -1,9 +1,12 @@
 """The pytest plugin (entry point ``pytest11: medhelm``): options, registration, fixtures.
 
-Each concern is its own module: ``options`` (flags and ini keys), ``items`` (collection),
-``session`` (engine and pipeline), ``runner`` (how an instance item runs), ``report`` (aggregation
-and results.json), ``xdist`` (schedule), ``fixtures`` (public fixtures), ``hookspecs`` (our own
-hooks) and ``contrib`` (benchmarks contributed through them).
+Each concern is its own module: ``options`` (flags and ini keys), ``session`` (settings, models,
+data), ``engine_holder`` (the engine), ``collection`` and ``items`` (collection), ``pipeline``
+(evaluations queued ahead of the run loop), ``report`` (aggregation and results.json),
+``fixtures`` (public fixtures), ``hookspecs`` (our own hooks) and ``contrib`` (benchmarks
+contributed through them). The speed-ups that lean on pytest's and xdist's internals are a
+plugin of their own, ``fastpath``, registered as ``medhelm_fastpath`` (``-p no:medhelm_fastpath``
+turns them off).
 """
 
 from __future__ import annotations
@@ -28,8 +31,18 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+FASTPATH = "medhelm_fastpath"
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     add_options(parser)
+    # Registered from here under its own name rather than by an entry point of its own, so that
+    # any install (editable ones made before it existed included) has it, and -p no:medhelm_fastpath
+    # (which blocks the name before plugins load) turns it off.
+    if not pluginmanager.has_plugin(FASTPATH) and not pluginmanager.is_blocked(FASTPATH):
+        from pytest_medhelm.plugin import fastpath
+
+        pluginmanager.register(fastpath, FASTPATH)
 
 
 def _register_markers(config: pytest.Config) -> None:
@@ -61,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config)
     plugin = MedhelmPlugin(config, settings)
     config.stash[plugin_key] = plugin
-    config.pluginmanager.register(plugin, "medhelm-session")
+    plugin.register()
     if not hasattr(config, "workerinput"):
         if settings.active and not config.option.collectonly:
             check_output_dir(settings.output)
@@ -74,10 +87,6 @@ def pytest_configure(config: pytest.Config) -> None:
             outcome = RunOutcome(config, settings)
             config.pluginmanager.register(outcome, "medhelm-outcome")
             config.pluginmanager.register(RestoreWrongAnswers(outcome), "medhelm-outcome-restore")
-    if config.pluginmanager.hasplugin("xdist"):
-        from pytest_medhelm.plugin.xdist import XdistGlue
-
-        config.pluginmanager.register(XdistGlue(settings.active), "medhelm-xdist")
     if settings.active:
         # In xdist workers too: they collect the contributed files the controller's arguments name.
         contributed = _contributions(config)

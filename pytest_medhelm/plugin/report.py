@@ -96,21 +96,6 @@ class ResultsReporter:
         return self.results
 
 
-def prune_silent_phase_reports(config: pytest.Config) -> None:
-    """Drop passed setup/teardown reports that captured nothing from the terminal's statistics.
-
-    pytest prints a failure's teardown output by scanning every passed setup and teardown report
-    of the session, once per failure: quadratic, and minutes at MedHELM's scale (thousands of
-    low-score items among tens of thousands), in the controller and in every xdist worker alike.
-    Those reports are kept only for that scan, and one without captured sections prints nothing in
-    it, so dropping them changes no output.
-    """
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    stats = getattr(reporter, "stats", None)
-    if isinstance(stats, dict) and stats.get(""):
-        stats[""] = [report for report in stats[""] if getattr(report, "sections", True)]
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))

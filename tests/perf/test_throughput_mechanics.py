@@ -34,7 +34,7 @@ from pytest_medhelm.data import DataSettings, load
 from pytest_medhelm.engine import Engine
 from pytest_medhelm.engine.pipeline import Job, Pipeline
 from pytest_medhelm.models import ModelConfig, ModelRequest
-from pytest_medhelm.plugin.session import WINDOW_PER_SLOT
+from pytest_medhelm.plugin.pipeline import WINDOW_PER_SLOT
 from pytest_medhelm.results import ResultsFile
 from pytest_medhelm.testserver import TestServer
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from medhelm_sessions import Medhelm
-from pytest_medhelm.plugin.session import freeze_session, release_frozen_session
+from pytest_medhelm.plugin.fastpath.memory import freeze_session, release_frozen_session
 
 EXTRACTIVE = "baseline-extractive"
 

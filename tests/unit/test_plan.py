@@ -1,4 +1,4 @@
-"""The xdist controller's plan (plugin.plan): which calls it foresees, and which it drops."""
+"""The xdist controller's plan (fastpath.plan): which calls it foresees, and which it drops."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from pytest_medhelm.models import ModelConfig, ModelRequest
-from pytest_medhelm.plugin.plan import Plan, planned_files
-from pytest_medhelm.plugin.session import _serves_local_workers
+from pytest_medhelm.plugin.fastpath.plan import Plan, planned_files
+from pytest_medhelm.plugin.fastpath.xdist import serves_local_workers
 from pytest_medhelm.suites import SUITES_DIR, suite_files
 
 
@@ -59,4 +59,36 @@ def test_the_engine_process_serves_workers_only_when_all_of_them_are_local(
         tx: list[str], dist: str, serves: bool) -> None:
     config = SimpleNamespace(option=SimpleNamespace(tx=tx, dist=dist))
 
-    assert _serves_local_workers(config) is serves  # type: ignore[arg-type]
+    assert serves_local_workers(config) is serves  # type: ignore[arg-type]
+
+
+def test_a_workers_collection_drops_the_planned_calls_of_items_it_did_not_collect(tmp_path: Path) -> None:
+    # The drop path end to end: a real engine process and server, the controller's own
+    # XdistFastpath. One request slot, so planned calls wait their turn in order, and a probe
+    # asked for after the drop waits behind any that were not dropped: when its answer arrives the
+    # server has seen every call that was going to be sent, with no sleep deciding that.
+    from pytest_medhelm.engine import Engine
+    from pytest_medhelm.engine.process import EngineProcess
+    from pytest_medhelm.plugin.fastpath.xdist import XdistFastpath
+    from pytest_medhelm.testserver import TestServer
+
+    with TestServer(latency=0.05) as server:
+        local = ModelConfig(name="local", provider="openai", model="m", base_url=server.url, timeout_s=30.0)
+        process = EngineProcess(concurrency=1, cache=tmp_path / "responses.sqlite")
+        engine = Engine(concurrency=1, process=process)
+        try:
+            session = SimpleNamespace(engine=engine, holder=SimpleNamespace(connection=process))
+            fastpath = XdistFastpath(session)  # type: ignore[arg-type]
+            names = [f"bench[q{i}-local]" for i in range(10)]
+            fastpath.start_plan(Plan({name: (local, ModelRequest(prompt=f"planned {name}", max_tokens=1))
+                                      for name in names}))
+
+            fastpath.confirm_plan([f"bench.medhelm.yaml::{names[0]}"])  # the worker collected one item
+            probe = engine.submit(engine.complete(local, ModelRequest(prompt="probe", max_tokens=1)))
+            probe.result(timeout=60)
+            seen = [body["messages"][-1]["content"] for body in server.requests]
+        finally:
+            engine.close()
+
+    assert seen == [f"planned {names[0]}", "probe"]
+    fastpath.confirm_plan([])  # a second worker's collection: the plan is already settled

@@ -18,10 +18,13 @@ skip/xfail marker, the item takes pytest's full protocol instead.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.runner import check_interactive_exception
+
+from pytest_medhelm.plugin.fastpath.internals import Internals, warn_fallback
+from pytest_medhelm.plugin.pipeline import instance_item_type
 
 PHASE_HOOKS = ("pytest_runtest_setup", "pytest_runtest_call", "pytest_runtest_teardown")
 # Phase hooks whose work an instance item does not need (see the module docstring): pytest's
@@ -47,9 +50,10 @@ def needs_full_protocol(item: pytest.Item) -> bool:
     return any(mark.name in _PHASE_MARKERS for mark in item.iter_markers())
 
 
-def run_phases(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+def run_phases(item: pytest.Item, nextitem: pytest.Item | None, internals: Internals) -> None:
     """pytest's ``runtestprotocol`` for an item whose phases are called directly."""
     ihook = item.ihook
+    check_interactive_exception = internals.check_interactive_exception
     setup_state = item.session._setupstate
     # As pytest's call_and_report: Ctrl-C stops the run unless --pdb is to catch it.
     reraise: tuple[type[BaseException], ...] = (pytest.exit.Exception,)
@@ -71,3 +75,29 @@ def run_phases(item: pytest.Item, nextitem: pytest.Item | None) -> None:
         nextitem = None  # as pytest does: tear everything down so teardown errors are reported
     phase("teardown", lambda: setup_state.teardown_exact(nextitem))
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+
+
+class LeanProtocol:
+    def __init__(self, internals: Internals) -> None:
+        self.internals = internals
+        self._phases_hooked: dict[Path, bool] = {}
+        self.enabled = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not hasattr(session, "_setupstate"):  # pytest's runner sets it in its own sessionstart
+            warn_fallback(session.config, ["Session._setupstate"])
+            self.enabled = False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        instance_item = instance_item_type()
+        if not self.enabled or instance_item is None or not isinstance(item, instance_item) or needs_full_protocol(item):
+            return None
+        hooked = self._phases_hooked.get(item.path)
+        if hooked is None:  # conftests apply per directory: asked once per suite file
+            hooked = self._phases_hooked[item.path] = phases_hooked_elsewhere(item.ihook)
+        if hooked:
+            return None
+        run_phases(item, nextitem, self.internals)
+        return True

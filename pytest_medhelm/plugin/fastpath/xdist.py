@@ -1,24 +1,42 @@
-"""pytest-xdist glue: a static round-robin schedule, so each worker knows its share up front, and
-the workers' way to the controller's engine process.
+"""pytest-xdist, fast: a static round-robin schedule, the controller's engine process serving every
+local worker, the controller's plan, and the workers' lower CPU priority.
 
 xdist's default ``load`` schedule hands items out in growing batches, so a worker cannot know
 which items to queue on its engine. With MedHELM items we instead send worker k every item i with
-``i % workers == k`` at once; the worker queues exactly those (``MedhelmPlugin._my_items``), so no
+``i % workers == k`` at once; the worker queues exactly those (``PipelineStart.share``), so no
 request is made twice and every worker keeps its share of the concurrency busy. Registered only
 when xdist is installed, since these hooks do not exist without it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from pytest_medhelm.plugin.session import ENGINE_ADDRESS_KEY, PARTITION_KEY, plugin_key, worker_index
+from pytest_medhelm.plugin.fastpath.plan import Plan, make_plan
+from pytest_medhelm.plugin.roles import is_xdist_controller, worker_index
+from pytest_medhelm.plugin.session import MedhelmPlugin
 
+# workerinput flag set by the controller when its MedhelmScheduling hands out the items.
+PARTITION_KEY = "medhelm_partition"
+# workerinput key: the Unix socket of the controller's engine process, which serves every worker.
+ENGINE_ADDRESS_KEY = "medhelm_engine"
 # os.nice increment of workers served by the engine process (see pytest_xdist_setupnodes).
 WORKER_NICENESS = "5"
+
+
+def serves_local_workers(config: pytest.Config) -> bool:
+    """Is this an xdist controller whose workers all run on this machine (``-n N`` or ``--tx
+    popen``)? Only they can reach its engine process's Unix socket; workers elsewhere (``ssh=``,
+    ``socket=``) make their calls themselves."""
+    if not is_xdist_controller(config):
+        return False
+    specs = config.option.tx
+    # A spec reads [N*]popen[//key=value...]: its gateway type is the part before the first "//".
+    return all(str(spec).split("//", 1)[0].rsplit("*", 1)[-1] == "popen" for spec in specs)
 
 
 class MedhelmScheduling(LoadScheduling):
@@ -43,12 +61,15 @@ class MedhelmScheduling(LoadScheduling):
             node.shutdown()
 
 
-class XdistGlue:
-    def __init__(self, active: bool) -> None:
-        self.active = active
+class XdistFastpath:
+    """The controller's side (the workers' is set up by the fast path's ``pytest_configure``)."""
+
+    def __init__(self, session: MedhelmPlugin) -> None:
+        self.session = session
+        self._plan: Plan | None = None
 
     def _ours(self, config: pytest.Config) -> bool:
-        return self.active and config.getoption("dist", "no") == "load"
+        return self.session.settings.active and config.getoption("dist", "no") == "load"
 
     @pytest.hookimpl(trylast=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScheduling | None:
@@ -59,16 +80,48 @@ class XdistGlue:
         # their start-up (a second of CPU each) must not take a core the engine process needs to
         # keep the model server busy: they run at a lower priority. A spec that names its own
         # (``--tx 4*popen//nice=0``) keeps it.
-        if config.stash[plugin_key].engine_address is not None:
+        if self.session.holder.address is not None:
             for spec in specs:
                 if spec.popen and spec.nice is None:
                     spec.nice = WORKER_NICENESS
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[PARTITION_KEY] = self._ours(node.config)
-        address = node.config.stash[plugin_key].engine_address
+        address = self.session.holder.address
         if address is not None:
             node.workerinput[ENGINE_ADDRESS_KEY] = address
 
+    # -- the controller's plan (fastpath.plan) ------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.session.holder.address is None:
+            return
+        plan = make_plan(self.session)
+        if plan is not None:
+            self.start_plan(plan)
+
+    def start_plan(self, plan: Plan) -> None:
+        """Send the planned calls to the engine process, which starts them at once."""
+        self._plan = plan
+        for model, requests in plan.by_model().values():
+            self._on_engine(self._connection.plan(model, requests))
+
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        node.config.stash[plugin_key].confirm_plan(ids)
+        self.confirm_plan(ids)
+
+    def confirm_plan(self, collected_ids: list[str]) -> None:
+        """A worker's collection: drop the planned calls of items it did not collect."""
+        plan, self._plan = self._plan, None
+        if plan is not None:
+            for model, requests in plan.unneeded(collected_ids).values():
+                self._on_engine(self._connection.drop(model, requests))
+
+    @property
+    def _connection(self) -> Any:
+        return self.session.holder.connection
+
+    def _on_engine(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Not waited for: a child that is gone fails the items themselves, with a clear message.
+        self.session.engine.submit(coro).add_done_callback(lambda done: done.cancelled() or done.exception())
+

@@ -1,0 +1,55 @@
+"""The fast path (plugin ``medhelm_fastpath``): what makes a MedHELM run keep the model server
+busy, in one place, apart from what makes it correct.
+
+- ``protocol``: an instance item's phases called directly, without pytest's per-phase wrappers;
+- ``xdist``: a round-robin schedule each worker knows up front, the controller's engine process
+  serving every local worker, the controller's plan (``plan``: calls started before the workers
+  are up), and the workers' lower CPU priority;
+- ``memory``: the GC freeze and the pruning of silent setup/teardown reports.
+
+Every use of a private name of pytest or pytest-xdist in the project is in this package
+(``internals`` looks them up; a test scans the sources). ``-p no:medhelm_fastpath`` turns it all
+off, and pytest's plain path gives the same results; when an internal is missing, the session
+takes the plain path with one warning.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_medhelm.plugin.fastpath.internals import find_internals, warn_fallback
+from pytest_medhelm.plugin.fastpath.memory import SessionMemory, release_frozen_session
+from pytest_medhelm.plugin.roles import is_xdist_controller, worker_share
+from pytest_medhelm.plugin.session import plugin_key
+
+
+@pytest.hookimpl(trylast=True)  # after the main plugin's, which makes the session's state
+def pytest_configure(config: pytest.Config) -> None:
+    release_frozen_session()
+    session = config.stash.get(plugin_key, None)
+    if session is None:  # the main plugin is off (-p no:medhelm)
+        return
+    from pytest_medhelm.plugin.fastpath.xdist import ENGINE_ADDRESS_KEY, PARTITION_KEY, serves_local_workers
+
+    controller = is_xdist_controller(config)
+    internals, missing = find_internals(config, with_scheduler=controller and session.settings.active)
+    if internals is None:
+        warn_fallback(config, missing)
+        return
+    from pytest_medhelm.plugin.fastpath.protocol import LeanProtocol
+
+    manager = config.pluginmanager
+    manager.register(LeanProtocol(internals), "medhelm-fastpath-protocol")
+    manager.register(SessionMemory(session), "medhelm-fastpath-memory")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if workerinput.get(ENGINE_ADDRESS_KEY):
+            session.holder.use_shared_process(workerinput[ENGINE_ADDRESS_KEY])
+        if workerinput.get(PARTITION_KEY):
+            session.pipeline.share = worker_share(config)
+    elif controller and manager.hasplugin("xdist"):
+        from pytest_medhelm.plugin.fastpath.xdist import XdistFastpath
+
+        manager.register(XdistFastpath(session), "medhelm-fastpath-xdist")
+        if serves_local_workers(config) and not config.option.collectonly:
+            session.holder.serve_workers()

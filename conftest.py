@@ -6,6 +6,7 @@ load it as a non-root conftest, where ``pytest_plugins`` is refused."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,3 +28,19 @@ def shared_data() -> Path:
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep downloads and instance caches of every test out of the user's real cache."""
     monkeypatch.setenv("MEDHELM_HOME", str(tmp_path_factory.mktemp("medhelm-home")))
+
+
+@pytest.fixture(scope="session")
+def helm_oracle(shared_data: Path):
+    """HELM 0.5.16's own code in a separate environment (tests/oracle/helm_oracle.py): created or
+    reused at $MEDHELM_HELM_VENV; skipped with the reason when it cannot be installed."""
+    sys.path.insert(0, str(REPO / "tests" / "oracle"))
+    from helm_oracle import HelmOracle, ensure_venv
+
+    wheels = sorted((shared_data / "helm").glob("crfm_helm-*.whl"))
+    if not wheels:
+        pytest.skip(f"needs HELM's wheel in {shared_data / 'helm'}")
+    try:
+        return HelmOracle(ensure_venv(wheels[0]))
+    except (RuntimeError, OSError) as exc:
+        pytest.skip(f"HELM's oracle environment cannot be installed: {exc}")

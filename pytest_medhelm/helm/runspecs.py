@@ -96,7 +96,8 @@ def adapter_strings(package: HelmPackage, run_spec: str) -> AdapterStrings:
         newline_after_input_noun=bool(settings.get("newline_after_input_noun", False)),
         newline_after_output_noun=bool(settings.get("newline_after_output_noun", False)),
         max_tokens=int(settings["max_tokens"]),
-        temperature=float(settings.get("temperature", 0.0)),
+        # As written in the run spec (an int 0 is sent as 0, not 0.0).
+        temperature=settings.get("temperature", 0.0),
         stop_sequences=tuple(settings.get("stop_sequences") or ()),
         kwargs=given,
     )

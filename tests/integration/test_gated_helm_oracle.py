@@ -39,8 +39,16 @@ SHC_FILES = {b.id: b.source.how_to_get.split("put the de-identified export ")[1]
 
 
 @pytest.fixture(scope="session")
-def helm_python() -> str:
+def helm_python(request: pytest.FixtureRequest) -> str:
+    """A Python with crfm-helm 0.5.16: the project's ``helm_oracle`` fixture when there is one, else
+    ``$MEDHELM_HELM_PYTHON``, else the development venv ``/work/helm-venv``."""
     candidates = [os.environ.get("MEDHELM_HELM_PYTHON", ""), "/work/helm-venv/bin/python"]
+    try:
+        oracle = request.getfixturevalue("helm_oracle")
+    except pytest.FixtureLookupError:
+        oracle = None
+    if oracle is not None:
+        candidates.insert(0, str(getattr(oracle, "python", oracle)))
     for python in filter(None, candidates):
         if Path(python).exists() and subprocess.run([python, "-c", "import helm.benchmark.runner"],
                                                     capture_output=True).returncode == 0:
@@ -330,8 +338,27 @@ OWN_WORDING: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory, helm_python: str, helm_env: dict[str, str],
              helm_wheel: Path) -> dict[str, Any]:
-    """Every benchmark's files written once, HELM run once over all of them, ours loaded."""
-    root = tmp_path_factory.mktemp("owners")
+    """Every benchmark's files written once, HELM run once over all of them (xdist workers share
+    the run: the first one holds a lock while HELM runs, the others then read its output)."""
+    import fcntl
+    import hashlib
+
+    key = hashlib.sha256(Path(__file__).read_bytes() + (HERE / "helm_gated_oracle.py").read_bytes()).hexdigest()[:16]
+    shared = tmp_path_factory.getbasetemp().parent / f"gated-helm-oracle-{key}"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "helm.json").is_file():
+            _run_helm(shared / "owners", helm_python, helm_env)
+            (shared / "owners" / "helm.json").replace(shared / "helm.json")
+    helm_output = json.loads((shared / "helm.json").read_text(encoding="utf-8"))
+    return {"root": shared / "owners", "helm": helm_output}
+
+
+def _run_helm(root: Path, helm_python: str, helm_env: dict[str, str]) -> None:
+    if root.exists():
+        shutil.rmtree(root)  # a run that died half-way
+    root.mkdir()
     jobs: dict[str, dict[str, Any]] = {}
     for benchmark_id, write in WRITERS.items():
         for run, job in write(root).items():
@@ -340,8 +367,6 @@ def compared(tmp_path_factory: pytest.TempPathFactory, helm_python: str, helm_en
     done = subprocess.run([helm_python, str(HERE / "helm_gated_oracle.py"), str(root / "jobs.json"),
                            str(root / "helm.json")], capture_output=True, text=True, timeout=1200, env=helm_env)
     assert done.returncode == 0, done.stderr[-3000:]
-    helm = json.loads((root / "helm.json").read_text(encoding="utf-8"))
-    return {"root": root, "helm": helm}
 
 
 @pytest.fixture

@@ -162,6 +162,51 @@ def test_workers_served_by_the_engine_process_yield_the_cores_to_it(
     assert niceness["nice-gw0"] == niceness["nice-gw1"] == min(19, niceness["nice-controller"] + lower_by)
 
 
+@pytest.mark.parametrize(("selecting", "selected"), [
+    (("-k", "q1"), 11),                        # q1 and q10..q19: pytest's substring match
+    (("-m", "synthetic_mc and closed_ended"), 20),
+], ids=["-k", "-m"])
+def test_under_xdist_a_k_or_m_selection_is_planned_too(
+        pytester: pytest.Pytester, selecting: tuple[str, ...], selected: int) -> None:
+    benchmark = write_benchmark(pytester.path, 20)
+    with TestServer(latency=0.5, slots=64) as server:
+        pytester.makeconftest(WAIT_FOR_PLANNED_CALLS.format(stats=server.url.removesuffix("/v1") + "/stats",
+                                                            count=selected))
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 32, 20), "-n", "2", *selecting,
+                                               timeout=120)
+        stats = server.stats
+
+    result.assert_outcomes(passed=selected)
+    assert (stats.requests, stats.duplicates) == (selected, 0)
+
+
+WAIT_FOR_PLANNED_CALLS_IN_ONE_PROCESS = """
+import json, time, urllib.request
+
+def pytest_collection_finish(session):
+    # Collection is done, no item has run: the selected calls must be under way already.
+    deadline = time.monotonic() + 60
+    while json.load(urllib.request.urlopen("{stats}"))["requests"] < {count}:
+        assert time.monotonic() < deadline, "no planned calls reached the server"
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize("selecting", [(), ("-k", "q1"), ("-m", "synthetic_mc")], ids=["all", "-k", "-m"])
+def test_in_one_process_the_calls_are_under_way_before_collection_ends(
+        pytester: pytest.Pytester, selecting: tuple[str, ...]) -> None:
+    benchmark = write_benchmark(pytester.path, 20)
+    selected = 11 if "-k" in selecting else 20
+    with TestServer(latency=0.5, slots=64) as server:
+        pytester.makeconftest(WAIT_FOR_PLANNED_CALLS_IN_ONE_PROCESS.format(
+            stats=server.url.removesuffix("/v1") + "/stats", count=selected))
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 32, 20), *selecting, timeout=120)
+        stats = server.stats
+
+    result.assert_outcomes(passed=selected)
+    assert (stats.requests, stats.duplicates) == (selected, 0)
+
+
 DESELECT_ALL_BUT_FIVE = """
 def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=items[5:])
@@ -170,7 +215,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.mark.parametrize("narrowing", ["-k", "conftest"])
-def test_a_selection_the_controller_cannot_foresee_sends_only_the_selected_calls(
+def test_a_narrowed_selection_sends_only_the_selected_calls(
         pytester: pytest.Pytester, narrowing: str) -> None:
     benchmark = write_benchmark(pytester.path, 40)
     if narrowing == "conftest":

@@ -9,6 +9,7 @@ import pytest
 
 from pytest_medhelm.models import ModelConfig, ModelRequest
 from pytest_medhelm.plugin.fastpath.plan import Plan, planned_files
+from pytest_medhelm.plugin.fastpath.selection import Selection, Unforeseeable
 from pytest_medhelm.plugin.fastpath.xdist import serves_local_workers
 from pytest_medhelm.suites import SUITES_DIR, suite_files
 
@@ -92,3 +93,49 @@ def test_a_workers_collection_drops_the_planned_calls_of_items_it_did_not_collec
 
     assert seen == [f"planned {names[0]}", "probe"]
     fastpath.confirm_plan([])  # a second worker's collection: the plan is already settled
+
+
+SUITE = SUITES_DIR / "medical_research" / "test_pubmed_qa.py"
+PUBMED_MARKERS = frozenset({"medhelm", "pubmed_qa", "medical_research", "closed_ended", "public"})
+
+
+def selection(pytester: pytest.Pytester, *args: str) -> Selection | None:
+    return Selection.from_config(pytester.parseconfig(*args))
+
+
+@pytest.mark.parametrize(("args", "selected"), [
+    (("-k", "pubmed_qa"), True),
+    (("-k", "PUBMED"), True),                       # case-insensitive substrings, as pytest's
+    (("-k", "900001"), True),
+    (("-k", "900002"), False),
+    (("-k", "pubmed_qa and not 900001"), False),
+    (("-k", "closed_ended"), True),                 # a marker's name is a keyword too
+    (("-k", "test_pubmed_qa.py"), True),            # the module's name
+    (("-m", "pubmed_qa"), True),
+    (("-m", "medical_research and not open_ended"), True),
+    (("-m", "med_qa"), False),
+    (("-m", "pubmed_qa(version=2)"), False),       # the benchmark markers carry no arguments
+    (("-m", "pubmed_qa", "-k", "900002"), False),
+])
+def test_k_and_m_select_as_pytest_would(pytester: pytest.Pytester, args: tuple[str, ...], selected: bool) -> None:
+    chosen = selection(pytester, *args)
+
+    assert chosen is not None
+    assert chosen.selects("pubmed_qa[900001-local]", SUITE, PUBMED_MARKERS) is selected
+
+
+def test_a_name_only_a_folder_could_match_is_never_planned_on_a_guess(pytester: pytest.Pytester) -> None:
+    # "suites" names a folder only, and whether pytest counts that folder depends on where it
+    # roots the collection: planned neither with it nor without it.
+    for expression in ("suites", "not suites"):
+        chosen = selection(pytester, "-k", expression)
+        assert chosen is not None and not chosen.selects("pubmed_qa[900001-local]", SUITE, PUBMED_MARKERS)
+    # A folder's name that is also a marker's (the category) is certain.
+    chosen = selection(pytester, "-k", "medical_research")
+    assert chosen is not None and chosen.selects("pubmed_qa[900001-local]", SUITE, PUBMED_MARKERS)
+
+
+def test_no_selection_or_a_broken_one(pytester: pytest.Pytester) -> None:
+    assert selection(pytester) is None
+    with pytest.raises(Unforeseeable):
+        selection(pytester, "-k", "pubmed_qa and (")

@@ -5,6 +5,8 @@ busy, in one place, apart from what makes it correct.
 - ``xdist``: a round-robin schedule each worker knows up front, the controller's engine process
   serving every local worker, the controller's plan (``plan``: calls started before the workers
   are up), and the workers' lower CPU priority;
+- ``plan`` and ``selection``: a single process's calls, too, planned before it collects, with
+  ``-k`` and ``-m`` evaluated as pytest does;
 - ``memory``: the GC freeze and the pruning of silent setup/teardown reports.
 
 Every use of a private name of pytest or pytest-xdist in the project is in this package
@@ -47,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
             session.holder.use_shared_process(workerinput[ENGINE_ADDRESS_KEY])
         if workerinput.get(PARTITION_KEY):
             session.pipeline.share = worker_share(config)
+    elif not controller and session.holder.connection is not None:
+        from pytest_medhelm.plugin.fastpath.plan import SingleProcessPlan
+
+        manager.register(SingleProcessPlan(session), "medhelm-fastpath-plan")
     elif controller and manager.hasplugin("xdist"):
         from pytest_medhelm.plugin.fastpath.xdist import XdistFastpath
 

@@ -1,35 +1,38 @@
-"""The xdist controller's head start: model calls planned before the workers are up.
+"""The head start: model calls planned before the items exist.
 
 Under ``-n N`` the controller is ready within half a second, while each worker takes about a second
 more to start, collect and receive its items: time a model server would spend idle. So the
 controller works out the requests of the items the workers are about to collect and hands them
 to the session's engine process (see ``engine.process``), which starts them at once and keeps each
 answer for the item that asks for it. The workers still collect, schedule and run every item as
-pytest and xdist always do; they simply find their answers under way or waiting.
+pytest and xdist always do; they simply find their answers under way or waiting. A single
+process does the same before it collects (collecting the built-in suites takes a while too).
 
-A plan must never cost a user calls they did not ask for, so it is made only where the
-controller can tell exactly what will be collected:
+A plan must never cost a user calls they did not ask for, so it is made only where it can tell
+exactly what will be collected, or a part of it:
 
 - files named on the command line (a suite module or a ``*.medhelm.yaml``) and the built-in
   suites (``pytest --medhelm-model=...`` with no paths); not other directories, not node ids;
-- no selection beyond the plugin's own: no ``-k``, ``-m``, ``--deselect``, ``--lf``, ``--sw``,
-  ``--ignore``, no early stop (``-x``, ``--maxfail``), and no plugin or conftest of unknown kind
-  reordering or deselecting items;
+- ``-k`` and ``-m`` evaluated as pytest evaluates them (``selection``), an item planned only when
+  it is selected whatever the names of the folders above it;
+- no other selection: no ``--deselect``, ``--lf``, ``--sw``, ``--ignore``, no early stop (``-x``,
+  ``--maxfail``), and no plugin or conftest of unknown kind reordering or deselecting items;
 - benchmarks whose data is already on disk (a plan never downloads).
 
-When the first worker reports its collection, planned calls of items it did not collect are
-dropped (those not yet sent are cancelled).
+When the collection is known (the first worker's, or the single process's own), planned calls of
+items not collected are dropped (those not yet sent are cancelled).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_medhelm.plugin.fastpath.selection import Selection, Unforeseeable
 from pytest_medhelm.suites import SUITES_DIR, is_suite_module, is_user_benchmark, suite_files
 
 if TYPE_CHECKING:
@@ -37,8 +40,8 @@ if TYPE_CHECKING:
     from pytest_medhelm.plugin.session import MedhelmPlugin
 
 # pytest options that select items, or stop a run early (-x, --maxfail): with any of them set,
-# what will be run is not known up front.
-_SELECTING_OPTIONS = ("keyword", "markexpr", "deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail",
+# what will be run is not known up front (-k and -m are evaluated: see fastpath.selection).
+_SELECTING_OPTIONS = ("deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail",
                       "medhelm_maxfail")
 # Plugins whose collection hooks select nothing beyond those options (pytest's own, xdist, ours).
 _KNOWN_COLLECTION_HOOKS = ("_pytest.", "xdist.", "pytest_medhelm.")
@@ -97,15 +100,19 @@ def planned_files(config: pytest.Config) -> list[Path]:
 
 
 def make_plan(plugin: MedhelmPlugin) -> Plan | None:
-    """The calls the workers' items will make, in collection order; None when it cannot be known."""
+    """The calls the items will make, in collection order; None when it cannot be known."""
     from pytest_medhelm.configurable import load_user_benchmark
     from pytest_medhelm.data import load
     from pytest_medhelm.evaluate import request_for
-    from pytest_medhelm.plugin.items import item_name
+    from pytest_medhelm.plugin.items import benchmark_markers, item_name
     from pytest_medhelm.suites import load_benchmark
 
     models = [model for model in plugin.models if model.provider != "baseline"]
     if not models or selection_elsewhere(plugin.config):
+        return None
+    try:
+        selection = Selection.from_config(plugin.config)
+    except Unforeseeable:
         return None
     data = dataclasses.replace(plugin.data, download=False)
     calls: dict[str, tuple[ModelConfig, ModelRequest]] = {}
@@ -115,13 +122,58 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
             if benchmark.requires_jury:
                 continue
             loaded = load(benchmark, data, cap=plugin.settings.max_instances)
-        except Exception:  # noqa: BLE001 - the workers collect it and report what is wrong
+        except Exception:  # noqa: BLE001 - the items' collection reports what is wrong
             continue
+        markers = frozenset(marker.name for marker in benchmark_markers(benchmark))
         for instance in loaded.instances:
             request = request_for(benchmark, instance)
             for model in models:
-                calls[item_name(benchmark, instance, model)] = (model, request)
+                name = item_name(benchmark, instance, model)
+                if selection is None or selection.selects(name, path, markers):
+                    calls[name] = (model, request)
     return Plan(calls) if calls else None
 
 
-__all__ = ["Plan", "make_plan", "planned_files", "selection_elsewhere"]
+class Planner:
+    """Sends a plan to the session's engine process, and drops what the collection did not need."""
+
+    def __init__(self, plugin: MedhelmPlugin) -> None:
+        self.plugin = plugin
+        self._plan: Plan | None = None
+
+    def start_plan(self, plan: Plan | None = None) -> None:
+        """Send the planned calls (by default, the session's :func:`make_plan`); they start at once."""
+        plan = make_plan(self.plugin) if plan is None else plan
+        self._plan = plan
+        if plan is not None:
+            for model, requests in plan.by_model().values():
+                self._on_engine(self._connection.plan(model, requests))
+
+    def confirm_plan(self, collected_ids: Iterable[str]) -> None:
+        """The collection: drop the planned calls of items not in it (the first one settles it)."""
+        plan, self._plan = self._plan, None
+        if plan is not None:
+            for model, requests in plan.unneeded(collected_ids).values():
+                self._on_engine(self._connection.drop(model, requests))
+
+    @property
+    def _connection(self) -> Any:
+        return self.plugin.holder.connection
+
+    def _on_engine(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Not waited for: a child that is gone fails the items themselves, with a clear message.
+        self.plugin.engine.submit(coro).add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+class SingleProcessPlan(Planner):
+    """One process: the calls start before collection, the collection settles them."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.start_plan()
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.confirm_plan(item.nodeid for item in session.items)
+
+
+__all__ = ["Plan", "Planner", "SingleProcessPlan", "make_plan", "planned_files", "selection_elsewhere"]

@@ -10,15 +10,13 @@ when xdist is installed, since these hooks do not exist without it.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from pytest_medhelm.plugin.fastpath.plan import Plan, make_plan
+from pytest_medhelm.plugin.fastpath.plan import Planner
 from pytest_medhelm.plugin.roles import is_xdist_controller, worker_index
-from pytest_medhelm.plugin.session import MedhelmPlugin
 
 # workerinput flag set by the controller when its MedhelmScheduling hands out the items.
 PARTITION_KEY = "medhelm_partition"
@@ -61,15 +59,11 @@ class MedhelmScheduling(LoadScheduling):
             node.shutdown()
 
 
-class XdistFastpath:
+class XdistFastpath(Planner):
     """The controller's side (the workers' is set up by the fast path's ``pytest_configure``)."""
 
-    def __init__(self, session: MedhelmPlugin) -> None:
-        self.session = session
-        self._plan: Plan | None = None
-
     def _ours(self, config: pytest.Config) -> bool:
-        return self.session.settings.active and config.getoption("dist", "no") == "load"
+        return self.plugin.settings.active and config.getoption("dist", "no") == "load"
 
     @pytest.hookimpl(trylast=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScheduling | None:
@@ -80,48 +74,21 @@ class XdistFastpath:
         # their start-up (a second of CPU each) must not take a core the engine process needs to
         # keep the model server busy: they run at a lower priority. A spec that names its own
         # (``--tx 4*popen//nice=0``) keeps it.
-        if self.session.holder.address is not None:
+        if self.plugin.holder.address is not None:
             for spec in specs:
                 if spec.popen and spec.nice is None:
                     spec.nice = WORKER_NICENESS
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[PARTITION_KEY] = self._ours(node.config)
-        address = self.session.holder.address
+        address = self.plugin.holder.address
         if address is not None:
             node.workerinput[ENGINE_ADDRESS_KEY] = address
 
-    # -- the controller's plan (fastpath.plan) ------------------------------------------------------
-
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.session.holder.address is None:
-            return
-        plan = make_plan(self.session)
-        if plan is not None:
-            self.start_plan(plan)
-
-    def start_plan(self, plan: Plan) -> None:
-        """Send the planned calls to the engine process, which starts them at once."""
-        self._plan = plan
-        for model, requests in plan.by_model().values():
-            self._on_engine(self._connection.plan(model, requests))
+        if self.plugin.holder.address is not None:
+            self.start_plan()
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.confirm_plan(ids)
-
-    def confirm_plan(self, collected_ids: list[str]) -> None:
-        """A worker's collection: drop the planned calls of items it did not collect."""
-        plan, self._plan = self._plan, None
-        if plan is not None:
-            for model, requests in plan.unneeded(collected_ids).values():
-                self._on_engine(self._connection.drop(model, requests))
-
-    @property
-    def _connection(self) -> Any:
-        return self.session.holder.connection
-
-    def _on_engine(self, coro: Coroutine[Any, Any, None]) -> None:
-        # Not waited for: a child that is gone fails the items themselves, with a clear message.
-        self.session.engine.submit(coro).add_done_callback(lambda done: done.cancelled() or done.exception())
-

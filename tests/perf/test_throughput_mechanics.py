@@ -331,3 +331,19 @@ def test_processes_loading_a_new_source_at_once_parse_it_only_once(tmp_path: Pat
     assert sorted(parsed) == sorted(f"q{i}" for i in range(50))  # each record parsed once, not 4 times
     assert all([i.id for i in loaded.instances] == [i.id for i in loads[0].instances] for loaded in loads)
     assert len(loads[0].instances) == 50
+
+
+def test_more_workers_than_twice_the_cores_start_only_that_many(pytester: pytest.Pytester) -> None:
+    asked = 2 * (os.cpu_count() or 1) + 2
+    started = max(2, 2 * (os.cpu_count() or 1))
+    benchmark = write_benchmark(pytester.path, asked)
+    with TestServer(latency=0.05, slots=64) as server:
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 8, asked), "-n", str(asked), "-v",
+                                               timeout=300)
+        stats = server.stats
+
+    result.assert_outcomes(passed=asked)
+    assert (stats.requests, stats.duplicates) == (asked, 0)
+    result.stdout.fnmatch_lines([f"medhelm: -n {asked} starts {started} workers*--maxprocesses {asked}*"])
+    workers = {line.split("]", 1)[0] for line in result.outlines if line.startswith("[gw")}
+    assert len(workers) == started

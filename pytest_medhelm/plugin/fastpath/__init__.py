@@ -7,6 +7,7 @@ busy, in one place, apart from what makes it correct.
   are up), and the workers' lower CPU priority;
 - ``plan`` and ``selection``: a single process's calls, too, planned before it collects, with
   ``-k`` and ``-m`` evaluated as pytest does;
+- ``workers``: ``-n N`` capped at twice the cores when the workers only wait on the engine process;
 - ``memory``: the GC freeze and the pruning of silent setup/teardown reports.
 
 Every use of a private name of pytest or pytest-xdist in the project is in this package
@@ -17,12 +18,29 @@ takes the plain path with one warning.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from pytest_medhelm.plugin.fastpath.internals import find_internals, warn_fallback
 from pytest_medhelm.plugin.fastpath.memory import SessionMemory, release_frozen_session
 from pytest_medhelm.plugin.roles import is_xdist_controller, worker_share
 from pytest_medhelm.plugin.session import plugin_key
+
+
+@pytest.hookimpl(wrapper=True)  # before xdist turns -n N into N workers
+def pytest_cmdline_main(config: pytest.Config) -> Iterator[int | pytest.ExitCode | None]:
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_medhelm.plugin.fastpath.workers import cap_workers
+
+        cap_workers(config)
+    return (yield)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from pytest_medhelm.plugin.fastpath.workers import report_header
+
+    return report_header(config)
 
 
 @pytest.hookimpl(trylast=True)  # after the main plugin's, which makes the session's state

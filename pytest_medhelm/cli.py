@@ -8,7 +8,9 @@ Evaluation itself is ``pytest --medhelm-model=NAME``; this command covers what i
 * ``medhelm taxonomy [--json]`` prints MedHELM's taxonomy with benchmark coverage;
 * ``medhelm prompts ID [--data-dir DIR] [--instance ID] [--json]`` prints the exact text that would
   be sent for one instance of a benchmark, with the request's parameters and where its words come
-  from (HELM's package, or our own fallback wording).
+  from (HELM's package, or our own fallback wording);
+* ``medhelm gate RESULTS.json [--baseline PREVIOUS.json]`` judges the release gates, ``medhelm
+  schema`` prints the JSON Schema of results.json (both in ``cli_release``); ``medhelm --version``.
 
 A suite module that fails to import is reported on stderr (exit status 1) without hiding the others.
 """
@@ -244,7 +246,11 @@ def _taxonomy(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pytest_medhelm import __version__
+    from pytest_medhelm.cli_release import add_commands
+
     parser = argparse.ArgumentParser(prog="medhelm", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"medhelm (pytest-medhelm) {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     dl = commands.add_parser("download", help="write the local data mirror from the upstream sources")
     dl.add_argument("--to", required=True, metavar="DIR", help="mirror folder (then pass --medhelm-data-dir DIR)")
@@ -265,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--max-instances", type=int, default=1000, metavar="N", help=argparse.SUPPRESS)
     pr.add_argument("--json", action="store_true", help="machine-readable output")
     pr.set_defaults(run=_prompts)
+    add_commands(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -197,6 +197,7 @@ class RunOutcome:
                                                     config=self.config)
         finally:
             self._write(results)  # even when a hook fails: nothing computed is lost
+            self._mark_junit(results)
         if state == "nothing_run" and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         elif failed_gates and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -213,6 +214,16 @@ class RunOutcome:
             from pytest_medhelm.plugin.report import write_elsewhere
 
             self.written, self.write_problem = write_elsewhere(results, self.settings.output / RESULTS_NAME, exc)
+
+    def _mark_junit(self, results: ResultsFile) -> None:
+        """The run's status as testsuite properties of ``--junitxml`` (written after this hook), so
+        a dashboard reading it can tell a partial run from a complete one."""
+        for plugin in self.config.pluginmanager.get_plugins():
+            # pytest's LogXML, found by its public method (the one record_testsuite_property uses).
+            if callable(getattr(plugin, "add_global_property", None)) and hasattr(plugin, "node_reporters"):
+                plugin.add_global_property("medhelm.status", results.status)
+                if results.status_reason:
+                    plugin.add_global_property("medhelm.status_reason", results.status_reason)
 
     def _selected(self, results: ResultsFile) -> dict[str, str]:
         """Every benchmark the run selected (scored, errored or unavailable) -> its category."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from junitparser import JUnitXml
 
 from medhelm_sessions import Medhelm
 from pytest_medhelm.results import ResultsFile
@@ -31,6 +32,7 @@ def test_a_complete_run_says_so_with_its_counts(medhelm: Medhelm) -> None:
     assert (counts.selected, counts.passed, counts.wrong, counts.errors, counts.skipped, counts.not_run) == (
         6, 4, 2, 0, 0, 0)
     raw = json.loads((medhelm.path / "medhelm-results" / "results.json").read_text())
+    assert raw["status"] == "complete"
     assert raw["status"] == "complete" and raw["counts"]["wrong"] == 2
     # Written atomically: no temporary file is left beside it.
     assert sorted(p.name for p in (medhelm.path / "medhelm-results").iterdir()) == ["results.json"]
@@ -107,7 +109,8 @@ def test_an_interrupted_run_is_marked_interrupted_everywhere(medhelm: Medhelm) -
     medhelm.pytester.syspathinsert()
 
     result = medhelm.pytester.runpytest(*medhelm.args(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED,
-                                                      "-p", "interrupter"), no_reraise_ctrlc=True)
+                                                      "-p", "interrupter", "--junitxml=junit.xml"),
+                                        no_reraise_ctrlc=True)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     results = medhelm.results()
@@ -117,6 +120,10 @@ def test_an_interrupted_run_is_marked_interrupted_everywhere(medhelm: Medhelm) -
     result.stdout.fnmatch_lines(["medhelm: run INTERRUPTED: *", "previous complete results kept: *",
                                  "results: *results.json (status: interrupted)"])
     assert ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json").status == "complete"
+    [suite] = JUnitXml.fromfile(str(medhelm.path / "junit.xml"))
+    properties = {prop.name: prop.value for prop in suite.properties()}
+    assert properties["medhelm.status"] == "interrupted"
+    assert properties["medhelm.status_reason"] == results.status_reason
 
 
 def test_collect_only_writes_nothing(medhelm: Medhelm) -> None:

@@ -10,10 +10,14 @@ aiohttp's pool costs a fraction of that. Requests go to the transport directly, 
 CPU than the request itself and do nothing for an API call. Identical requests in flight are sent
 once and shared.
 
-Failures: 429, 5xx, timeouts, dropped connections and malformed bodies are retried with
-exponential backoff and full jitter, honouring Retry-After. 401/403/404 and a missing API key are
-fatal: the engine remembers the first one and fails every later call with it at once, so the
-session stops with one message. Other 4xx fail just that request.
+Failures: 429, 5xx, timeouts, dropped connections and malformed bodies (an empty ``choices``
+among them) are retried with exponential backoff and full jitter, honouring Retry-After.
+401/403/404, a missing API key and an endpoint that refuses connections (3 failed connects before
+any answer, or 20 in a row after answers) are fatal: the engine remembers the first one and fails
+every later call with it at once, so the session stops with one message. Other 4xx, and an answer
+withheld by the provider's content filter, fail just that request. Error messages carry the
+provider's status, error type and code, not its message (which may quote the prompt), unless
+``include_text`` is set.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pytest_medhelm.engine.cache import CachedResponse, ResponseCache, cache_key
 from pytest_medhelm.models import baselines
 from pytest_medhelm.models.providers import (
+    ContentFiltered,
     MalformedResponse,
     ModelRequest,
     auth_headers,
@@ -54,6 +59,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 FATAL_STATUS = frozenset({401, 403, 404})
+# Failed connects to one endpoint that stop its calls: before it ever answered (nothing listens,
+# a wrong port or host), and in a row after it did (the server went away mid-run).
+CONNECT_FAILURES_BEFORE_ANY_ANSWER = 3
+CONNECT_FAILURES_IN_A_ROW = 20
 # What httpx.AsyncClient would add to every request (it is not used: see the module docstring).
 _CLIENT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive",
                    "User-Agent": "pytest-medhelm"}
@@ -107,9 +116,17 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, *, connect_failure: str | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        # "host:port (errno text)" when no connection could be made at all.
+        self.connect_failure = connect_failure
+
+
+@dataclass
+class _EndpointHealth:
+    answered: bool = False
+    failed_connects: int = 0
 
 
 @dataclass
@@ -155,8 +172,12 @@ class EngineStats:
 class Engine:
     def __init__(self, *, concurrency: int = 16, cache: ResponseCache | None = None,
                  retry: RetryPolicy = RetryPolicy(), transport: httpx.AsyncBaseTransport | None = None,
-                 env: Mapping[str, str] | None = None, process: EngineConnection | None = None) -> None:
+                 env: Mapping[str, str] | None = None, process: EngineConnection | None = None,
+                 include_text: bool = False) -> None:
         self.concurrency = max(1, concurrency)
+        # Providers' error messages (which may quote the prompt) in errors: --medhelm-include-text.
+        self.include_text = include_text
+        self._health: dict[str, _EndpointHealth] = {}
         # Network calls go to this child process when given (see engine.process); baselines stay here.
         self._process = process
         self.cache = cache
@@ -314,11 +335,24 @@ class Engine:
                     return await self._attempt(channel, model, url, body, headers)
             except _Retry as retry:
                 last_reason = str(retry)
+                self._count_connect(model, retry.connect_failure)
                 if attempt == policy.max_attempts:
                     break
                 self.stats.retries += 1
                 await asyncio.sleep(policy.delay(attempt, retry.retry_after))
         raise ModelError(f"{model.name}: gave up after {policy.max_attempts} attempts ({last_reason})")
+
+    def _count_connect(self, model: ModelConfig, failure: str | None) -> None:
+        health = self._health.setdefault(model.base_url or "", _EndpointHealth())
+        if failure is None:  # the server answered, whatever it said
+            health.answered, health.failed_connects = True, 0
+            return
+        health.failed_connects += 1
+        limit = CONNECT_FAILURES_IN_A_ROW if health.answered else CONNECT_FAILURES_BEFORE_ANY_ANSWER
+        if health.failed_connects >= limit:
+            self._set_fatal(f"model {model.name!r}: cannot connect to {failure}, {health.failed_connects} times in "
+                            f"a row{'' if health.answered else ' and never once'}: is the server running at "
+                            f"{model.base_url}?")
 
     async def _attempt(self, channel: _Channel, model: ModelConfig, url: str, body: dict[str, Any],
                        headers: dict[str, str]) -> CachedResponse:
@@ -340,23 +374,28 @@ class Engine:
             finally:
                 await response.aclose()
         except (httpx.TransportError, aiohttp.ClientError) as exc:  # aiohttp's unmapped protocol errors
-            raise _Retry(_transport_failure(exc)) from None
+            raise _Retry(_transport_failure(exc), connect_failure=_connect_failure(exc)) from None
         finally:
             self.stats.in_flight -= 1
+        self._count_connect(model, None)
         latency = time.perf_counter() - started
         status = response.status_code
         if status == 200:
             try:
                 text, usage = parse_response(model, response.json())
+            except ContentFiltered as exc:
+                raise ModelError(f"{model.name}: {exc}") from None
             except (ValueError, MalformedResponse) as exc:
                 raise _Retry(f"malformed response body: {str(exc)[:80]}") from None
             return CachedResponse(text, usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, latency)
         if status in RETRYABLE_STATUS:
             raise _Retry(f"HTTP {status}", _retry_after(response))
-        detail = _error_detail(response, _secrets(headers))
+        detail = _error_detail(response, _secrets(headers), include_text=self.include_text)
         if status in FATAL_STATUS:
             what = {401: "the API key was rejected", 403: "access denied",
                     404: "model or endpoint not found"}[status]
+            if status in (401, 403) and not _secrets(headers):
+                what = "no API key was sent (a registry model's key goes only to its own base_url)"
             self._set_fatal(f"model {model.name!r} at {model.base_url}: {what} (HTTP {status}{detail})")
         raise ModelError(f"{model.name}: HTTP {status}{detail}")
 
@@ -375,6 +414,24 @@ def _transport_failure(exc: Exception) -> str:
     if isinstance(cause, (TimeoutError, asyncio.TimeoutError)) or (cause is exc and isinstance(exc, httpx.TimeoutException)):
         return "timed out"
     return f"connection failed: {type(cause if isinstance(exc, httpx.TimeoutException) else exc).__name__}"
+
+
+def _connect_failure(exc: Exception) -> str | None:
+    """``host:port ([Errno N] text)`` when no connection was made (refused, no route, unknown
+    host), else None (a timeout, a connection dropped after it was made)."""
+    import aiohttp
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, aiohttp.ClientConnectorError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    error = cause.os_error
+    number = error.errno
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        return None  # a connect that timed out may be a slow server, not a dead one
+    text = os.strerror(number) if isinstance(number, int) and number > 0 else (error.strerror or str(error))
+    return f"{cause.host}:{cause.port} ([Errno {number}] {text})"
 
 
 def preload_http_client() -> None:
@@ -413,17 +470,27 @@ def _aiohttp_transport(base_url: str, limit: int) -> httpx.AsyncBaseTransport:
     return transport
 
 
-def _error_detail(response: httpx.Response, secrets: list[str]) -> str:
-    """The provider's own short error message, if any, with the API key blanked out: some
-    providers quote the rejected key, and this message ends up in terminals and CI logs."""
+def _error_detail(response: httpx.Response, secrets: list[str], *, include_text: bool = False) -> str:
+    """What the provider said about the error: its error type and code only, since the message
+    may quote the prompt (patient text) and ends up in terminals, JUnit files and CI logs. With
+    ``include_text`` (--medhelm-include-text) the message too, with the API key blanked out (some
+    providers quote the rejected key)."""
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
         return ""
-    message = error.get("message") if isinstance(error, dict) else error
-    if not message:
-        return ""
-    text = str(message)
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-    return f": {text[:200]}"
+    parts = []
+    if isinstance(error, dict):
+        for field in ("type", "code"):
+            value = error.get(field)
+            if isinstance(value, (str, int)) and str(value) and len(str(value)) <= 64:
+                parts.append(f"{field} {value}")
+        message = error.get("message")
+    else:
+        message = error
+    if include_text and message:
+        text = str(message)
+        for secret in secrets:
+            text = text.replace(secret, "[redacted]")
+        parts.append(text[:200])
+    return f": {', '.join(parts)}" if parts else ""

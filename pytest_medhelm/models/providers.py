@@ -38,6 +38,11 @@ class MalformedResponse(ValueError):
     """A 200 response whose body is not the provider's format (retried like a dropped call)."""
 
 
+class ContentFiltered(Exception):
+    """The provider's content filter withheld the answer: not retried (the same prompt is filtered
+    again), not cached, and the item errors naming the cause, as in HELM."""
+
+
 @dataclass(frozen=True, slots=True)
 class HttpCall:
     url: str
@@ -89,12 +94,21 @@ def parse_response(model: ModelConfig, body: Any) -> tuple[str, Usage]:
             text = "".join(block.get("text", "") for block in body["content"] if block.get("type") == "text")
             usage = body.get("usage") or {}
             return text, Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
-        message = body["choices"][0]["message"]
+        choices = body["choices"]
+        if not choices:
+            raise MalformedResponse("no choices in the response")
+        if choices[0].get("finish_reason") == "content_filter":
+            raise ContentFiltered("the provider's content filter withheld the answer (finish_reason content_filter)")
+        message = choices[0]["message"]
+        # finish_reason "length": the answer as far as it got is scored, as in HELM; a reasoning
+        # model that spent its whole budget thinking has no content, and is scored as empty.
         text = message.get("content") or ""
         usage = body.get("usage") or {}
         details = usage.get("completion_tokens_details") or {}
         return text, Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                            int(details.get("reasoning_tokens") or 0))
+    except MalformedResponse:
+        raise
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise MalformedResponse(f"unexpected response shape ({type(exc).__name__}: {exc})") from None
 

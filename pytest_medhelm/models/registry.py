@@ -12,12 +12,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 BUILTIN = Path(__file__).with_name("builtin.yaml")
 
 # libyaml's loader where it is built in: both files are read at every pytest start-up.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+#: Seconds a reasoning model may think before its answer's first byte (o3-mini and DeepSeek-R1
+#: at 4,000 output tokens take minutes on a busy day).
+REASONING_TIMEOUT_S = 600.0
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, with the scheme's default port made explicit."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 class RegistryError(Exception):
@@ -75,12 +89,24 @@ class ModelConfig(BaseModel):
     rate_limit: RateLimit = RateLimit()
     retry: Retry | None = None
     roles: tuple[str, ...] = ()
-    timeout_s: float = Field(default=300.0, gt=0)
+    # Seconds to wait for a byte of the answer (read), per attempt; connecting gets at most 30.
+    # Non-streamed answers arrive whole, so this bounds the whole generation: 90 s covers 4,000
+    # output tokens at 50 tokens a second. A reasoning model (``reasoning`` set) gets
+    # REASONING_TIMEOUT_S unless its entry gives its own.
+    timeout_s: float = Field(default=90.0, gt=0)
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, value: str | None) -> str | None:
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected http://host[:port]/path or https://..., got {value!r}")
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _reasoning_budget(self) -> ModelConfig:
+        if self.reasoning is not None and "timeout_s" not in self.model_fields_set:
+            object.__setattr__(self, "timeout_s", REASONING_TIMEOUT_S)
+        return self
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return self.price.cost(input_tokens, output_tokens) if self.price else 0.0
@@ -167,13 +193,22 @@ class ModelRegistry:
                 raise RegistryError(f"--medhelm-model {spec!r}: expected NAME@http(s)://host[:port]/path")
             known = self._lookup(name)
             if known is not None:
-                return known.model_copy(update={"base_url": url.rstrip("/"), "name": spec})
+                update: dict[str, Any] = {"base_url": url.rstrip("/"), "name": spec}
+                if known.api_key_env and (known.base_url is None or origin(url) != origin(known.base_url)):
+                    # A registry model's key goes only to its own endpoint: to send it elsewhere,
+                    # the user writes a models-file entry with that base_url and api_key_env.
+                    update["api_key_env"] = None
+                return known.model_copy(update=update)
             return ModelConfig(name=spec, provider="openai", model=name, base_url=url)
         found = self._lookup(spec)
         if found is None:
             raise RegistryError(
                 f"unknown model {spec!r}: not in the registry (known: {', '.join(sorted(self._by_name))}); "
                 "add it with --medhelm-models-file or use NAME@http://host:port/v1")
+        if found.base_url is None and found.provider != "baseline":
+            raise RegistryError(
+                f"model {spec!r} (provider {found.provider}) has no base_url: set one in its models-file entry "
+                f"or use {spec}@http://host:port/v1")
         return found
 
     def _lookup(self, name: str) -> ModelConfig | None:

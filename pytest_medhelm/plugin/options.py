@@ -42,6 +42,8 @@ _OPTIONS: list[tuple[str, str, str, Any, str]] = [
      "gate thresholds file (default: [tool.medhelm.gates] in pyproject.toml, else medhelm.yaml, in the rootdir)"),
     ("--medhelm-download", "medhelm_download", "bool", False,
      "download public benchmark data that is not found locally"),
+    ("--medhelm-include-text", "medhelm_include_text", "bool", False,
+     "show patient text (prompts, model outputs, providers' error messages) in the terminal and JUnit"),
 ]
 
 
@@ -94,6 +96,7 @@ class Settings:
     cache: Path | None
     concurrency: int
     download: bool
+    include_text: bool
     data_paths: dict[str, Path]
     baseline: Path | None = None
     max_drop: float | None = None  # None: the gates file's default, else DEFAULT_MAX_DROP
@@ -156,6 +159,7 @@ def read_settings(config: pytest.Config) -> Settings:
         cache=None if no_cache else cache,
         concurrency=concurrency or DEFAULT_CONCURRENCY,
         download=bool(_value(config, "medhelm_download", "bool")),
+        include_text=bool(_value(config, "medhelm_include_text", "bool")),
         data_paths=data_paths,
         baseline=either("medhelm_baseline"),
         max_drop=max_drop,

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from medhelm_sessions import Medhelm
-from pytest_medhelm.testserver import TestServer
+from pytest_medhelm.testserver import Fault, TestServer
 
 EXTRACTIVE = "--medhelm-model=baseline-extractive"
 NOTES_YAML = """\
@@ -135,3 +135,61 @@ def test_results_are_kept_when_the_output_folder_fails_at_the_end(medhelm: Medhe
     written = next(line for line in result.outlines if line.startswith("results: ")).split()[1]
     kept = medhelm.results(output=__import__("pathlib").Path(written).parent)
     assert kept.benchmarks["pubmed_qa"].scores["baseline-extractive"].n == 6
+
+
+CANARY = "sk-canary-7f3a9c1e5b2d4068-medhelm"
+CANARY_ENV = "MEDHELM_CANARY_KEY"
+
+
+def quoting_the_prompt_and_the_key() -> Fault:
+    # As some providers answer: the request's own text and the key quoted back in the message.
+    body = {"error": {"message": f"Invalid request for key {CANARY}: 'Synthetic question 900003: does compound "
+                                 "Z shorten recovery?' is not allowed", "type": "invalid_request_error",
+                      "code": "invalid_prompt"}}
+    return Fault.http(400, body=json.dumps(body))
+
+
+def canary_session(medhelm: Medhelm, *extra: str) -> tuple[pytest.RunResult, TestServer]:
+    server = TestServer(api_key=CANARY)
+    server.start()
+    server.fail_matching(lambda body: "900003" in json.dumps(body), quoting_the_prompt_and_the_key())
+    path = medhelm.models_file(f"models:\n  - name: keyed\n    provider: openai\n    model: keyed\n"
+                               f"    base_url: {server.url}\n    api_key_env: {CANARY_ENV}\n")
+    try:
+        result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=keyed", *medhelm.ONLY_PUBMED,
+                                        "--junitxml=junit.xml", "--log-file=run.log", "--log-file-level=DEBUG",
+                                        "-rA", *extra)
+    finally:
+        server.stop()
+    return result, server
+
+
+def test_the_key_appears_in_no_artifact_and_patient_text_not_in_terminal_or_junit(
+        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CANARY_ENV, CANARY)
+
+    result, server = canary_session(medhelm)
+
+    assert server.stats.succeeded == 5  # the key was sent, and worked
+    result.assert_outcomes(passed=3, failed=2, errors=1)
+    result.stdout.fnmatch_lines(["*keyed: HTTP 400: type invalid_request_error, code invalid_prompt*"])
+    files = [path for path in medhelm.path.rglob("*") if path.is_file()]
+    assert {"junit.xml", "run.log", "results.json", "responses.sqlite"} <= {path.name for path in files}
+    for text, where in [(result.stdout.str(), "terminal"), (result.stderr.str(), "stderr"),
+                        *((path.read_bytes().decode("utf-8", "replace"), str(path)) for path in files)]:
+        assert CANARY not in text, where
+        assert CANARY[:16] not in text, where
+    for text, where in [(result.stdout.str(), "terminal"), ((medhelm.path / "junit.xml").read_text(), "junit")]:
+        assert "Synthetic question" not in text, where
+        assert "compound Z" not in text, where
+
+
+def test_include_text_shows_the_providers_message_but_never_the_key(
+        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CANARY_ENV, CANARY)
+
+    result, _ = canary_session(medhelm, "--medhelm-include-text")
+
+    result.stdout.fnmatch_lines(["*keyed: HTTP 400: type invalid_request_error, code invalid_prompt, Invalid request "
+                                 "for key [[]redacted[]]: 'Synthetic question 900003*"])
+    assert CANARY not in result.stdout.str() + (medhelm.path / "junit.xml").read_text()

@@ -313,13 +313,13 @@ def test_a_provider_message_quoting_the_key_is_redacted(
     server = medhelm_test_server()
     quoting = {"error": {"message": f"Incorrect API key provided: {SECRET}"}}  # as some providers do
     server.inject(Fault.http(401, body=json.dumps(quoting)))
-    engine = make_engine(env={KEY_ENV: SECRET})
+    engine = make_engine(env={KEY_ENV: SECRET}, include_text=True)  # the provider's message asked for
 
     with pytest.raises(FatalModelError) as failure:
         ask(engine, local_model(server, api_key_env=KEY_ENV))
 
     assert SECRET not in str(failure.value)
-    assert "Incorrect API key provided" in str(failure.value)
+    assert "Incorrect API key provided: [redacted]" in str(failure.value)
 
 
 @pytest.mark.parametrize("where", ["unknown-model", "wrong-path"])

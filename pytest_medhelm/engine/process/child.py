@@ -104,13 +104,14 @@ async def _serve(engine: Engine, owner: socket.socket, listener: socket.socket |
     await hub.close()
 
 
-def _run(owner: socket.socket, listener: socket.socket | None, concurrency: int, cache: Path | None) -> None:
+def _run(owner: socket.socket, listener: socket.socket | None, concurrency: int, cache: Path | None,
+         include_text: bool = False) -> None:
     """The child's life: serve until the owner's end closes, then exit without teardown."""
     # Ctrl-C reaches the whole process group: the session handles it and closes its end, which
     # ends this process cleanly; a KeyboardInterrupt here would only lose answers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload_http_client()
-    engine = Engine(concurrency=concurrency, cache=ResponseCache(cache) if cache else None)
+    engine = Engine(concurrency=concurrency, cache=ResponseCache(cache) if cache else None, include_text=include_text)
     try:
         engine.submit(_serve(engine, owner, listener)).result()
     finally:
@@ -121,12 +122,12 @@ def _run(owner: socket.socket, listener: socket.socket | None, concurrency: int,
 
 
 def forked_main(parent_end: socket.socket, owner: socket.socket, listener: socket.socket | None,
-                 concurrency: int, cache: Path | None) -> None:
+                 concurrency: int, cache: Path | None, include_text: bool = False) -> None:
     parent_end.close()  # else this process would hold its own owner's end open
     # The parent's objects came along: the cyclic GC must never finalise them here (an inherited
     # buffered file would flush the parent's data a second time).
     gc.freeze()
-    _run(owner, listener, concurrency, cache)
+    _run(owner, listener, concurrency, cache, include_text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen-fd", type=int)
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--cache", type=Path)
+    parser.add_argument("--include-text", action="store_true")
     args = parser.parse_args(argv)
     listener = socket.socket(fileno=args.listen_fd) if args.listen_fd is not None else None
-    _run(socket.socket(fileno=args.fd), listener, args.concurrency, args.cache)
+    _run(socket.socket(fileno=args.fd), listener, args.concurrency, args.cache, args.include_text)

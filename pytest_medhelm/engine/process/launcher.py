@@ -26,7 +26,8 @@ class EngineProcess(EngineConnection):
     :attr:`address`, a socket in a directory only this user can enter.
     """
 
-    def __init__(self, *, concurrency: int, cache: Path | None, listen: bool = False) -> None:
+    def __init__(self, *, concurrency: int, cache: Path | None, listen: bool = False,
+                 include_text: bool = False) -> None:
         parent_end, child_end = socket.socketpair()
         passed = [child_end]
         self._directory: str | None = None
@@ -44,9 +45,9 @@ class EngineProcess(EngineConnection):
         if _can_fork():
             # A forked child has every module this process has imported (pytest, pydantic, the
             # engine): it is serving within milliseconds, not after 0.3 s of imports of its own.
-            self._process: _Child = _Forked(parent_end, child_end, listener, concurrency, cache)
+            self._process: _Child = _Forked(parent_end, child_end, listener, concurrency, cache, include_text)
         else:
-            self._process = _Spawned(child_end, listener, concurrency, cache)
+            self._process = _Spawned(child_end, listener, concurrency, cache, include_text)
         for sock in passed:
             sock.close()
         self._socket = parent_end
@@ -84,11 +85,11 @@ class _Forked:
     """The child as a fork of this process (multiprocessing's ``fork`` start method)."""
 
     def __init__(self, parent_end: socket.socket, owner: socket.socket, listener: socket.socket | None,
-                 concurrency: int, cache: Path | None) -> None:
+                 concurrency: int, cache: Path | None, include_text: bool = False) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         context = multiprocessing.get_context("fork")
-        self._process = context.Process(target=forked_main, args=(parent_end, owner, listener, concurrency, cache),
+        self._process = context.Process(target=forked_main, args=(parent_end, owner, listener, concurrency, cache, include_text),
                                         name="medhelm-engine", daemon=True)
         self._process.start()
         self.pid = self._process.pid
@@ -107,7 +108,7 @@ class _Spawned:
     """The child as a new interpreter (``python -m pytest_medhelm.engine.process``), where forking is not safe."""
 
     def __init__(self, owner: socket.socket, listener: socket.socket | None, concurrency: int,
-                 cache: Path | None) -> None:
+                 cache: Path | None, include_text: bool = False) -> None:
         passed = [owner] if listener is None else [owner, listener]
         command = [sys.executable, "-m", "pytest_medhelm.engine.process", "--fd", str(owner.fileno()),
                    "--concurrency", str(concurrency)]
@@ -115,6 +116,8 @@ class _Spawned:
             command += ["--listen-fd", str(listener.fileno())]
         if cache is not None:
             command += ["--cache", str(cache)]
+        if include_text:
+            command += ["--include-text"]
         self._process = subprocess.Popen(command, pass_fds=[sock.fileno() for sock in passed],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         self.pid = self._process.pid

@@ -82,9 +82,10 @@ def _download(args: argparse.Namespace) -> int:
             try:
                 count = download(benchmark, target, fetcher)
                 print(f"{benchmark.id}: {count} records -> {target / benchmark.id}")
-            except (DataUnavailable, DataError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001  (one failed benchmark never stops the others)
                 failed += 1
-                print(f"{benchmark.id}: FAILED: {exc}", file=sys.stderr)
+                reason = str(exc) if isinstance(exc, (DataUnavailable, DataError)) else f"{type(exc).__name__}: {exc}"
+                print(f"{benchmark.id}: FAILED ({benchmark.source.upstream}): {reason}", file=sys.stderr)
     finally:
         fetcher.close()
     return 1 if failed or (broken and not args.ids) else 0

@@ -287,11 +287,17 @@ def download(benchmark: Benchmark, target: Path, fetcher: Fetcher) -> int:
     if benchmark.source.fetch is None:
         raise DataUnavailable(f"{benchmark.id} has no public download. {benchmark.source.how_to_get}")
     folder = target / benchmark.id
-    count = write_jsonl(folder / RECORDS_FILE, benchmark.source.fetch(fetcher))
-    for name in benchmark.source.side_files:
-        if benchmark.source.fetch_side_file is not None and not (folder / name).exists():
-            path = benchmark.source.fetch_side_file(fetcher, name)
-            (folder / name).write_bytes(Path(path).read_bytes())
+    try:
+        count = write_jsonl(folder / RECORDS_FILE, benchmark.source.fetch(fetcher))
+        for name in benchmark.source.side_files:
+            if benchmark.source.fetch_side_file is not None and not (folder / name).exists():
+                path = benchmark.source.fetch_side_file(fetcher, name)
+                (folder / name).write_bytes(Path(path).read_bytes())
+    except (DataUnavailable, DataError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (one benchmark's failed fetch costs only that benchmark)
+        raise DataUnavailable(f"{benchmark.id}: download from {benchmark.source.upstream} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
     return count
 
 

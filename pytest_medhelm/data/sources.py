@@ -80,16 +80,28 @@ class Fetcher:
             self._client = httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=True)
         return self._client
 
-    def url(self, url: str) -> Path:
-        """The local copy of ``url``, downloaded on first use (atomically, so workers can race)."""
+    def url(self, url: str, *, sha256: str | None = None) -> Path:
+        """The local copy of ``url``, downloaded on first use (atomically, so workers can race).
+
+        Any failure is a :class:`DataUnavailable` naming the URL and the error (no network, a
+        refused connection, an HTTP status). With ``sha256`` (a pinned hash) the download is
+        verified before it is kept, and a copy that does not match is refused, never used.
+        """
         name = Path(urllib.parse.urlparse(url).path).name or "download"
         target = self.cache_dir / "downloads" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
         if target.exists():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        response = self._http().get(url)
+        import httpx
+
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            response = self._http().get(url)
+        except (httpx.HTTPError, OSError) as exc:
+            raise DataUnavailable(f"download of {url} failed: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
             raise DataUnavailable(f"download of {url} failed: HTTP {response.status_code}")
+        if sha256 is not None and (got := hashlib.sha256(response.content).hexdigest()) != sha256.lower():
+            raise DataUnavailable(f"download of {url} failed: its sha256 is {got}, not the pinned {sha256}")
         tmp = target.with_suffix(target.suffix + f".{os.getpid()}.part")
         tmp.write_bytes(response.content)
         tmp.replace(target)
@@ -122,8 +134,12 @@ class Fetcher:
         """A file of a Hugging Face repository, through ``huggingface_hub`` and its own cache."""
         from huggingface_hub import hf_hub_download
 
-        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision,
-                                    repo_type=repo_type, cache_dir=self.cache_dir / "hf"))
+        try:
+            return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision,
+                                        repo_type=repo_type, cache_dir=self.cache_dir / "hf"))
+        except Exception as exc:  # noqa: BLE001  (huggingface_hub's errors have no common base)
+            where = f"https://huggingface.co/datasets/{repo_id} ({filename})"
+            raise DataUnavailable(f"download of {where} failed: {type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
         if self._client is not None:

@@ -22,6 +22,7 @@ from pytest_medhelm.models import ModelConfig
 from pytest_medhelm.results import InstanceRecord
 from pytest_medhelm.taxonomy import slug
 
+from pytest_medhelm.plugin.selection import may_select
 from pytest_medhelm.plugin.session import plugin_key
 
 outcome_key = pytest.StashKey[Outcome]()
@@ -178,7 +179,8 @@ class BenchmarkModule(pytest.File):
             yield notice("no-model", "no model given: pass --medhelm-model NAME", True)
             return
         try:
-            loaded = plugin.load(benchmark)
+            # --medhelm-download fetches only what -k and -m may select (paths select by themselves).
+            loaded = plugin.load(benchmark, download=may_select(self))
         except DataUnavailable as exc:
             yield notice("data", str(exc), True)
             return

@@ -62,10 +62,13 @@ class MedhelmPlugin:
                                       paths=self.settings.data_paths)
         return self._data
 
-    def load(self, benchmark: Benchmark) -> LoadedBenchmark:
+    def load(self, benchmark: Benchmark, *, download: bool = True) -> LoadedBenchmark:
+        from dataclasses import replace
+
         from pytest_medhelm.data import load
 
-        return load(benchmark, self.data, cap=self.settings.max_instances)
+        settings = self.data if download or not self.data.download else replace(self.data, download=False)
+        return load(benchmark, settings, cap=self.settings.max_instances)
 
     @property
     def engine(self) -> Engine:

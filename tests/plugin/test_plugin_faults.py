@@ -193,3 +193,21 @@ def test_include_text_shows_the_providers_message_but_never_the_key(
     result.stdout.fnmatch_lines(["*keyed: HTTP 400: type invalid_request_error, code invalid_prompt, Invalid request "
                                  "for key [[]redacted[]]: 'Synthetic question 900003*"])
     assert CANARY not in result.stdout.str() + (medhelm.path / "junit.xml").read_text()
+
+
+def test_a_path_option_given_with_a_space_keeps_the_rootdir(medhelm: Medhelm) -> None:
+    project = medhelm.path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    medhelm.pytester.chdir()
+    import os
+
+    os.chdir(project)
+
+    result = medhelm.pytester.runpytest_subprocess(EXTRACTIVE, "--medhelm-data-dir", "../data", "-m", "pubmed_qa",
+                                                   "--medhelm-no-cache")
+
+    result.stdout.fnmatch_lines([f"rootdir: {project}", "configfile: pytest.ini"])
+    assert (project / "medhelm-results" / "results.json").is_file()
+    assert not (medhelm.path / "medhelm-results").exists()
+    assert not (medhelm.path / ".pytest_cache").exists()

@@ -69,13 +69,6 @@ def _collection_args(config: pytest.Config, contributed: list[str]) -> list[str]
     return args
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
-    from pytest_medhelm.plugin.rootdir import redo_rootdir
-
-    redo_rootdir(early_config, args)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
     settings = read_settings(config)

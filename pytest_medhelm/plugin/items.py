@@ -22,8 +22,7 @@ from pytest_medhelm.models import ModelConfig
 from pytest_medhelm.results import InstanceRecord
 from pytest_medhelm.taxonomy import slug
 
-from pytest_medhelm.plugin.selection import may_select
-from pytest_medhelm.plugin.session import plugin_key
+from pytest_medhelm.plugin.session import download_selector_key, plugin_key
 
 outcome_key = pytest.StashKey[Outcome]()
 _UNSAFE_ID = re.compile(r"[\s\[\]:]+")
@@ -180,7 +179,8 @@ class BenchmarkModule(pytest.File):
             return
         try:
             # --medhelm-download fetches only what -k and -m may select (paths select by themselves).
-            loaded = plugin.load(benchmark, download=may_select(self))
+            selector = self.config.stash.get(download_selector_key, None)
+            loaded = plugin.load(benchmark, download=selector is None or selector(self))
         except DataUnavailable as exc:
             yield notice("data", str(exc), True)
             return

@@ -9,6 +9,7 @@ asyncio and the rest cost a third of a second).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from pytest_medhelm.plugin.items import InstanceItem
 
 plugin_key = pytest.StashKey["MedhelmPlugin"]()
+# Could -k/-m select any item of this collector? Set by the fast path (it reads pytest's private
+# expression parser); without it, --medhelm-download fetches every benchmark it collects.
+download_selector_key = pytest.StashKey[Callable[[pytest.Collector], bool]]()
 
 
 class MedhelmPlugin:

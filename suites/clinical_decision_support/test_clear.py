@@ -106,10 +106,9 @@ def to_instance(record: Record) -> Instance:
                         correct=LABELS[record["result_human"]], run=record["condition"],
                         extra=run_fields(record["condition"]))
     condition = CONDITIONS[record["condition"]]
-    options = (f"Has a history of {condition}", f"Does not have a history of {condition}", "Uncertain")
-    text = (f"You are a medical assistant reading patient notes. Decide whether the patient has a history "
-            f"of {condition}.\n\nOriginal Clinical Note:\n{record['text']}\n\n"
-            + "".join(f"{letter}. {option}\n" for letter, option in zip("ABC", options)) + "\nAnswer:")
+    options = (f"{condition}: yes", f"{condition}: no", "Cannot tell")
+    text = (f"Clinical note:\n{record['text']}\n\nDoes this patient have a history of {condition}?\n"
+            + "".join(f"{letter}. {option}\n" for letter, option in zip("ABC", options)))
     return Instance(id=f"{record['condition']}-{record['row']}", input=text, choices=options,
                     correct=LABELS[record["result_human"]], run=record["condition"],
                     extra=run_fields(record["condition"]))
@@ -118,10 +117,9 @@ def to_instance(record: Record) -> Instance:
 def render(instance: Instance) -> str:
     shown = instance.extra["condition_display"]
     return Prompt(
-        instructions=(f"Answer 'A' for 'Has a history of {shown}', 'B' for 'Does not have a history of "
-                      f"{shown}', or 'C' for 'Uncertain'"),
+        instructions=f"Pick one option about {shown}: A, B or C.",
         input_noun=None,
-        output_noun="Reply only with 'A', 'B', or 'C', adding no other text, punctuation, or symbols",
+        output_noun="The single letter",
         multiple_choice=True,
     ).render(instance)
 

@@ -76,10 +76,8 @@ HOW = ("Gated: the EHRSHOT MEDS export from Redivis (Stanford EHRSHOT research d
 def own_header(task: str) -> tuple[str, str]:
     """Our wording, without HELM's package: the text before the EHR's code lines, and after them."""
     role, predicted, question, definitions = TASKS[task]
-    parts = [f"You are an expert {role} at Stanford Health Care, an academic medical center of Stanford "
-             f"University, and you specialize in predicting {predicted}.", *definitions,
-             f"Instruction: Read the patient's EHR history and, using all the medical evidence in it, answer "
-             f"the question: {question}"]
+    parts = [f"Role: {role}; the prediction asked for: {predicted}.", *definitions,
+             f"Using the whole EHR below, answer: {question}"]
     instruction = "\n".join(part + "\n" for part in parts)
     return f"\n# Instructions\n{instruction}\n\n# Your Task\nPatient EHR:\n", "\n\n"
 
@@ -252,9 +250,8 @@ BENCHMARK = Benchmark(
                   read_local=read_local),
     to_instance=to_instance,
     helm_prompt="ehrshot",
-    prompt=Prompt(instructions="Answer A for yes, B for no.", input_noun="",
-                  output_noun="Reply with only 'A' for yes or 'B' for no, adding no other text, punctuation, or symbols",
-                  multiple_choice=True),
+    prompt=Prompt(instructions="Reply with A (yes) or B (no).", input_noun="",
+                  output_noun="The single letter", multiple_choice=True),
     scorer=score,
     main_metric="exact_match",
     max_tokens=1,

@@ -1,10 +1,10 @@
 """ACI-Bench: write the clinical note of a visit from the doctor-patient conversation.
 
 HELM evaluates the three test files of the challenge release (120 encounters); the training file
-is never sampled. The input is the dialogue after the line "Doctor-patient dialogue:".
+is never sampled. The input is the dialogue under HELM's one-line header (read from its scenario).
 """
 
-from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source
+from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source, helm
 
 BASE = ("https://raw.githubusercontent.com/wyim/aci-bench/"
         "e75b383172195414a7a68843ec4876e83e5409f7/data/challenge_data_json/")
@@ -17,8 +17,10 @@ def fetch(fetcher: Fetcher) -> list[Record]:
 
 
 def to_instance(record: Record) -> Instance:
-    return Instance(id=record["file"], input=f"Doctor-patient dialogue:\n\n{record['src']}",
-                    reference=record["tgt"])
+    template = helm.scenario_value("aci_bench_scenario", "ACIBenchScenario.process_json", "input_text")
+    # Our wording without HELM's package.
+    text = template.fill(dialogue=record["src"]) if template is not None else f"Visit transcript:\n\n{record['src']}"
+    return Instance(id=record["file"], input=text, reference=record["tgt"])
 
 
 BENCHMARK = Benchmark(

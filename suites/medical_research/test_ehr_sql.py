@@ -11,7 +11,7 @@ downloaded by ``medhelm download``).
 import asyncio
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, ScoreContext, Source, metrics
+from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, ScoreContext, Source, helm, metrics
 
 BASE = "https://raw.githubusercontent.com/glee4810/EHRSQL/e172ec8e61391ecae2d872c8d0ba02a622222f54/dataset/ehrsql/eicu/"
 DB_URL = "https://github.com/raulista1997/benchmarkdata/raw/c4c252443fa9c52afb6960f53e51be278639bea2/eicu.sqlite"
@@ -51,7 +51,11 @@ def shared_fields(folder: Path) -> dict[str, str]:
 def to_instance(record: Record) -> Instance | None:
     if "question" not in record or "query" not in record:  # HELM skips such entries
         return None
-    text = f"-- Database Schema:\n{record['_schema']}\n\n-- {' ' * 20}Question:\n{record['question']}\n\n"
+    template = helm.scenario_value("ehr_sql_scenario", "EhrSqlScenario.process_json", "input_text")
+    if template is not None:
+        text = template.fill({"schema_prompt": record["_schema"], "entry['question']": record["question"]})
+    else:  # our wording without HELM's package
+        text = f"-- Tables:\n{record['_schema']}\n\n-- Asked:\n{record['question']}\n\n"
     return Instance(id=str(record["id"]), input=text, reference=record["query"],
                     extra={"value": record.get("value"), "is_impossible": bool(record.get("is_impossible", False))})
 
@@ -81,7 +85,7 @@ BENCHMARK = Benchmark(
                      "Output: only the SQL query, ending with ;, with no explanation or other text.\n\n"
                      "If the question cannot be answered from this database, return an empty string and "
                      "nothing else.",
-        input_noun="Medical Question + Schema",
+        input_noun="Schema and question",
         output_noun="SQL Query",
     ),
     scorer=score,

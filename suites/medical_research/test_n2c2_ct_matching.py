@@ -101,32 +101,10 @@ def to_instance(record: Record) -> Instance:
                         correct=0 if record["met"][criterion] == "met" else 1, run=criterion)
     joined = ("\n" + "*" * 50 + "\n\n").join(
         f"## Note #{i + 1}\nDate: {date or ''}\n{note}" for i, (date, note) in enumerate(zip(dates, notes)))
-    # Our wording, without HELM's package. (HELM's template is indented by four spaces, and its line
-    # continuation leaves five after "status.")
-    text = f"""
-    # Task
-    Decide whether this patient meets an inclusion criterion of a clinical trial.
-
-    # Inclusion Criterion
-    The inclusion criterion being assessed is: "{criterion}".
-    The definition of the inclusion criterion is: "{CRITERIA[criterion]}".
-
-    # Patient Clinical Notes
-    Below are {len(notes)} clinical notes describing the patient's current health status.     \
-Each note starts with a header giving the date it was written, and notes are separated by a long line of asterisks.
-
-    {'-' * 100}
-
-    {joined}
-
-    {'-' * 100}
-
-    # Current Date
-    Assume that today's date is: {current}
-
-    # Question
-    Does the patient meet the inclusion criterion "{criterion}"?
-    """
+    # Our wording, without HELM's package.
+    text = (f"Clinical trial screening. Criterion: {criterion} ({CRITERIA[criterion]}).\n"
+            f"The patient's {len(notes)} notes, oldest first, then today's date ({current}).\n\n"
+            f"{joined}\n\nIs the criterion {criterion} met?")
     return Instance(id=f"{criterion}-{record['patient']}", input=text, choices=("yes", "no"),
                     correct=0 if record["met"][criterion] == "met" else 1, run=criterion)
 
@@ -139,8 +117,8 @@ BENCHMARK = Benchmark(
                   how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
     helm_prompt="n2c2_ct_matching",
-    prompt=Prompt(instructions="Answer A for yes, B for no.", input_noun="",
-                  output_noun="Answer A for yes, B for no", multiple_choice=True),
+    prompt=Prompt(instructions="Reply with A (yes) or B (no).", input_noun="",
+                  output_noun="The single letter", multiple_choice=True),
     scorer=scorers.multiple_choice,
     main_metric="exact_match",
     max_tokens=1,

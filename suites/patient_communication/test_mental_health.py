@@ -31,8 +31,8 @@ def to_instance(record: Record) -> Instance:
         question = template.fill({f"row[{name!r}]": record[name] for name in COLUMNS})
         return Instance(id=f"line{record['line']}", input=f"\nQuestion: {question}",
                         reference=record["gold_counselor_response"])
-    question = (f"Topic: {record['topic']}\nType: {record['dialogue_type']}\n\nPrevious conversation:\n"
-                f"{record['context']}\n\nWrite an empathetic and appropriate counselor response:")
+    question = (f"({record['topic']}, {record['dialogue_type']})\n\nThe dialogue so far:\n"
+                f"{record['context']}\n\nThe counselor's next reply:")
     return Instance(id=f"line{record['line']}", input=f"\nQuestion: {question}",
                     reference=record["gold_counselor_response"])
 

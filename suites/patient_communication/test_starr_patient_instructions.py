@@ -14,7 +14,7 @@ the first column).
 
 from pathlib import Path
 
-from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, read_csv
+from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, helm, read_csv
 
 FIELDS = ("Diagnosis", "ActualProcedure", "HistoryPhysicalNoteText", "OperativeNoteText",
           "DischargeInstructionNoteText")
@@ -34,9 +34,15 @@ def read_local(folder: Path) -> list[Record]:
 
 
 def to_instance(record: Record) -> Instance:
-    text = (f"Diagnosis: {record['Diagnosis']}\nProcedure: {record['ActualProcedure']}\n"
-            f"History & Physical: {record['HistoryPhysicalNoteText']}\nOperative Report: {record['OperativeNoteText']}"
-            "\n\n")
+    template = helm.scenario_value("starr_patient_instructions_scenario",
+                                   "StarrPatientInstructionsScenario.get_instances", "input_text")
+    if template is not None:
+        text = template.fill(diagnosis=record["Diagnosis"], actual_procedure=record["ActualProcedure"],
+                             history_physical=record["HistoryPhysicalNoteText"],
+                             operative_note=record["OperativeNoteText"])
+    else:  # our wording without HELM's package
+        text = (f"Diagnosis - {record['Diagnosis']}\nProcedure done - {record['ActualProcedure']}\n"
+                f"H&P note - {record['HistoryPhysicalNoteText']}\nOperative note - {record['OperativeNoteText']}\n\n")
     return Instance(id=f"line{record['line']}", input=text, reference=record["DischargeInstructionNoteText"])
 
 

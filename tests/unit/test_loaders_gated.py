@@ -89,9 +89,9 @@ def test_ehrshot_lists_codes_up_to_the_prediction_time_one_run_per_task(tmp_path
     assert "Medical Code Definition" in hypertension.input and "ICD10CM/I10, ICD9CM/401," in hypertension.input
     assert "Medical Code Definition" not in readmit.input
     prompt = ehrshot.BENCHMARK.render(readmit)
-    assert prompt.startswith("Answer A for yes, B for no.\n\n: \n# Instructions\n")
-    assert prompt.endswith("- SYNTH/A2\n\n\nA. yes\nB. no\nReply with only 'A' for yes or 'B' for no, adding no "
-                           "other text, punctuation, or symbols:")
+    # Without HELM's package: our own words, in HELM's layout (an empty input noun gives ": ").
+    assert prompt.startswith(ehrshot.BENCHMARK.prompt.instructions + "\n\n: \n")
+    assert prompt.endswith("- SYNTH/A2\n\n\nA. yes\nB. no\n" + ehrshot.BENCHMARK.prompt.output_noun + ":")
 
 
 def test_ehrshot_drops_prompts_over_100k_tokens(tmp_path: Path) -> None:
@@ -292,11 +292,11 @@ def test_n2c2_splits_notes_and_makes_one_run_per_criterion(tmp_path: Path) -> No
     assert b.run == "ABDOMINAL"
     note_1 = "## Note #1\nDate: 2090-01-02\nRecord date: 2090-01-02\nSYNTHETIC NOTE 1\nline after triple newline"
     assert note_1 + "\n" + "*" * 50 + "\n\n## Note #2\nDate: 2091-03-04\n" in b.input
-    assert "Below are 2 clinical notes" in b.input and "today's date is: 2091-03-04" in b.input
+    assert "2 notes" in b.input and "today's date (2091-03-04)" in b.input
     assert "Date: \nSYNTHETIC NOTE, undated" in by_id["ABDOMINAL-a_patient"].input
     prompt = n2c2.BENCHMARK.render(b)
-    assert prompt.startswith("Answer A for yes, B for no.\n\n: \n    # Task\n")
-    assert prompt.endswith("\"ABDOMINAL\"?\n    \nA. yes\nB. no\nAnswer A for yes, B for no:")
+    assert prompt.startswith(n2c2.BENCHMARK.prompt.instructions + "\n\n: ")
+    assert prompt.endswith("ABDOMINAL met?\nA. yes\nB. no\n" + n2c2.BENCHMARK.prompt.output_noun + ":")
 
 
 def test_n2c2_file_without_a_criterion_tag_is_an_error(tmp_path: Path) -> None:
@@ -316,7 +316,7 @@ def test_billing_reads_the_feather_file_joins_codes_and_scores_f1(tmp_path: Path
                                        "target": [["E78.5", "I10"], ["Z00.0"], ["N18.3"]]}), folder / "mimiciv_icd10.feather")
     loaded = load_from(billing.BENCHMARK, tmp_path)
     assert [(i.id, i.reference) for i in loaded.instances] == [("row1", "E78.5,I10"), ("row3", "N18.3")]
-    assert billing.BENCHMARK.render(loaded.instances[0]).endswith("Note:\nSYNTHETIC DISCHARGE NOTE 1\nPredicted ICD-10 Codes:")
+    assert billing.BENCHMARK.render(loaded.instances[0]).endswith("Note:\nSYNTHETIC DISCHARGE NOTE 1\n" + billing.BENCHMARK.prompt.output_noun + ":")
     metrics = asyncio.run(billing.BENCHMARK.score(loaded.instances[0], "E78.5 and J45", ScoreContext()))
     assert metrics["mimiciv_billing_code_f1"] == pytest.approx(0.5)
     assert "mimiciv_billing_code_f1_corrected" in metrics

@@ -167,9 +167,9 @@ def test_clear_one_run_per_condition_capped_at_100_each(tmp_path: Path) -> None:
     runs = [i.run for i in loaded.instances]
     assert runs.count("homelessness") == 100 and runs.count("chronic_pain") == 3
     pain = [i for i in loaded.instances if i.run == "chronic_pain"]
-    assert [(i.id, i.gold) for i in pain] == [("chronic_pain-2", "Has a history of chronic pain"),
-                                              ("chronic_pain-4", "Does not have a history of chronic pain"),
-                                              ("chronic_pain-5", "Uncertain")]
+    # Labels 1, 0 and 2 are the first, second and third option (our wording without HELM's package).
+    assert [(i.id, i.correct) for i in pain] == [("chronic_pain-2", 0), ("chronic_pain-4", 1), ("chronic_pain-5", 2)]
+    assert all("chronic pain" in option for option in pain[0].choices[:2])
 
 
 def test_clear_lists_its_options_twice(tmp_path: Path) -> None:
@@ -177,12 +177,11 @@ def test_clear_lists_its_options_twice(tmp_path: Path) -> None:
                [["SYNTHETIC NOTE 1", 1]])
     (instance,) = load_from(clear.BENCHMARK, tmp_path).instances
     prompt = clear.BENCHMARK.render(instance)
-    option_a = "A. Has a history of post-traumatic stress disorder (PTSD)\n"
-    assert prompt.count(option_a) == 2 and prompt.count("C. Uncertain\n") == 2
-    # The adapter's copy follows "Answer:" with no newline; its instructions use the file stem.
-    assert "\n\nAnswer:" + option_a in prompt
-    assert prompt.startswith("Answer 'A' for 'Has a history of post traumatic stress disorder', ")
-    assert prompt.endswith("C. Uncertain\nReply only with 'A', 'B', or 'C', adding no other text, punctuation, or symbols:")
+    option_a = f"A. {instance.choices[0]}\n"
+    assert "post-traumatic stress disorder (PTSD)" in option_a
+    assert prompt.count(option_a) == 2 and prompt.count(f"C. {instance.choices[2]}\n") == 2
+    # The instructions name the condition by its file stem, as HELM's do.
+    assert "post traumatic stress disorder" in prompt.split("\n\n", 1)[0]
 
 
 def test_clear_unknown_label_names_file_row_and_field(tmp_path: Path) -> None:
@@ -227,10 +226,10 @@ def test_starr_keeps_qc_true_rows_with_every_field(tmp_path: Path) -> None:
     loaded = load_from(starr.BENCHMARK, tmp_path)
     assert [(i.id, i.reference) for i in loaded.instances] == [("line2", "Rest the knee."), ("line5", "Keep the dressing dry.")]
     prompt = starr.BENCHMARK.render(loaded.instances[0])
-    assert "Case Details: Diagnosis: Synthetic dx\nProcedure: Synthetic knee arthroscopy\n" in prompt
+    assert "Synthetic dx" in prompt and "Synthetic knee arthroscopy" in prompt
     # HELM 0.5.16's input ends after the operative report: the output cue appears once (issue #16, case 2).
-    assert prompt.endswith("Operative Report: SYNTHETIC OP NOTE\n\n\nPatient Instructions:")
-    assert prompt.count("Patient Instructions:") == 1
+    cue = starr.BENCHMARK.prompt.output_noun + ":"
+    assert prompt.endswith("SYNTHETIC OP NOTE\n\n\n" + cue) and prompt.count(cue) == 1
 
 
 def test_starr_missing_column_names_file_line_and_field(tmp_path: Path) -> None:
@@ -246,13 +245,13 @@ def test_mental_health_prompt_begins_with_newline_question(tmp_path: Path) -> No
               ["context", "gold_counselor_response", "topic", "dialogue_type"],
               [["client: SYNTHETIC worry about work", "That sounds hard.", "Workplace", "2"]])
     (instance,) = load_from(mental_health.BENCHMARK, tmp_path).instances
-    assert instance.input.startswith("\nQuestion: Topic: Workplace\nType: 2\n\nPrevious conversation:\n"
-                                     "client: SYNTHETIC worry about work\n\n")
+    assert instance.input.startswith("\nQuestion: ")
+    assert "Workplace" in instance.input and "client: SYNTHETIC worry about work\n" in instance.input
     assert instance.reference == "That sounds hard."
     prompt = mental_health.BENCHMARK.render(instance)
-    assert prompt.startswith("Given the conversation so far, write an empathetic and appropriate counselor "
-                             "response.\n\n\nQuestion: Topic:")
-    assert prompt.endswith("counselor response:\nCounselor response:")
+    # The instructions, a blank line, then the input's own leading newline (HELM's passage-question layout).
+    assert prompt.startswith(mental_health.BENCHMARK.prompt.instructions + "\n\n\nQuestion: ")
+    assert prompt.endswith("\n" + mental_health.BENCHMARK.prompt.output_noun + ":")
 
 
 # ------------------------------------------------------------------ absent data

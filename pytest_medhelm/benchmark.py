@@ -122,6 +122,8 @@ class ScoreContext:
     # The jury (a later addition) reaches the engine through here.
     engine: Any = None
     model: Any = None
+    # What a scorer leaves for the results row beyond its metrics (the jury's judgement: "jury").
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 Metrics = Mapping[str, float]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_medhelm.benchmark import Benchmark, Instance, ScoreContext
 from pytest_medhelm.engine import Completion, Engine
@@ -15,6 +16,8 @@ class Outcome:
     instance: Instance
     completion: Completion
     metrics: dict[str, float]
+    # The jury's judgement (pytest_medhelm.jury.JuryResult) when the jury scored this answer.
+    jury: Any = None
 
     @property
     def score(self) -> float:
@@ -35,4 +38,4 @@ async def evaluate(benchmark: Benchmark, instance: Instance, model: ModelConfig,
                    ctx: ScoreContext) -> Outcome:
     completion = await engine.complete(model, request_for(benchmark, instance))
     metrics = await benchmark.score(instance, completion.text, ctx)
-    return Outcome(benchmark, instance, completion, metrics)
+    return Outcome(benchmark, instance, completion, metrics, ctx.extras.get("jury"))

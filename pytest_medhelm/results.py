@@ -25,6 +25,8 @@ from pydantic import BaseModel, Field
 SCHEMA_VERSION = 1
 PREFIX = "medhelm."
 METRIC_PREFIX = "medhelm.metric."
+JURY_PROPERTY = "medhelm.jury"
+SCALE_PROPERTY = "medhelm.scale"
 
 
 class InstanceRecord(BaseModel):
@@ -49,11 +51,26 @@ class InstanceRecord(BaseModel):
     # wording: not comparable to MedHELM's scores), ``user`` (a *.medhelm.yaml benchmark); "" for
     # scores recorded by the user's own tests.
     prompt_source: str = ""
+    # The main metric's scale, [low, high]: [1, 5] for MedHELM's jury, [0, 1] for accuracies.
+    scale: list[float] = Field(default_factory=lambda: [0.0, 1.0])
+    # The LLM jury's calls for this item, counted apart from the evaluated model's.
+    jury_input_tokens: int = 0
+    jury_output_tokens: int = 0
+    jury_cost_usd: float = 0.0
+    # The jury's judgement: {scale, judged, score, score_repaired, judges: {key: {model, usable,
+    # scores, explanations, error, repaired_scores, repaired_by, tokens, cost, cached, calls}}}.
+    # Judge explanations may quote patient text: results.json keeps them, JUnit only with
+    # --medhelm-include-text (the reporter drops the property otherwise).
+    jury: dict[str, Any] | None = None
 
     def to_properties(self) -> list[tuple[str, Any]]:
         # The fields are scalars already: read them directly (model_dump costs more, per item).
-        pairs = [(PREFIX + name, getattr(self, name)) for name in type(self).model_fields if name != "metrics"]
+        pairs = [(PREFIX + name, getattr(self, name)) for name in type(self).model_fields
+                 if name not in ("metrics", "jury", "scale")]
+        pairs.append((SCALE_PROPERTY, json.dumps(list(self.scale))))
         pairs += [(METRIC_PREFIX + name, value) for name, value in self.metrics.items()]
+        if self.jury is not None:
+            pairs.append((JURY_PROPERTY, json.dumps(self.jury, ensure_ascii=False)))
         return pairs
 
     @classmethod
@@ -63,6 +80,10 @@ class InstanceRecord(BaseModel):
         for name, value in properties:
             if name.startswith(METRIC_PREFIX):
                 metrics[name[len(METRIC_PREFIX):]] = float(value)
+            elif name == JURY_PROPERTY:
+                fields["jury"] = json.loads(value)
+            elif name == SCALE_PROPERTY:
+                fields["scale"] = json.loads(value)
             elif name.startswith(PREFIX):
                 fields[name[len(PREFIX):]] = value
         if "score" not in fields or "benchmark" not in fields:
@@ -87,6 +108,10 @@ class BenchmarkResult(BaseModel):
     metric: str
     scores: dict[str, ModelScore]
     prompt_source: str = Field(default="", description="helm-0.5.16 | own | user: whose prompt wording was sent")
+    # The scale of ``score`` ([1, 5] for the jury); ``normalized`` is always 0-1.
+    scale: list[float] = Field(default_factory=lambda: [0.0, 1.0])
+    # Per model, when the jury scored this benchmark: see pytest_medhelm.jury.stats.benchmark_jury_stats.
+    jury: dict[str, dict[str, Any]] | None = None
 
 
 class ModelTotals(BaseModel):
@@ -97,6 +122,10 @@ class ModelTotals(BaseModel):
     cost_usd: float
     cached: int
     macro_average: float | None = Field(description="mean of the normalised benchmark scores")
+    # The LLM jury's calls, apart from the evaluated model's tokens and cost above.
+    jury_input_tokens: int = 0
+    jury_output_tokens: int = 0
+    jury_cost_usd: float = 0.0
 
 
 RunState = Literal["complete", "interrupted", "failed", "nothing_run"]
@@ -206,10 +235,17 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
             sub_scores[first.subcategory][model].append(normalized)
             cat_scores[first.category][model].append(normalized)
             model_scores[model].append(normalized)
+        judged = {model: rows for model, rows in per_model.items() if any(r.jury is not None for r in rows)}
+        jury = None
+        if judged:
+            from pytest_medhelm.jury.stats import benchmark_jury_stats
+
+            jury = {model: benchmark_jury_stats(rows) for model, rows in judged.items()}
         sources = sorted({r.prompt_source for rows in per_model.values() for r in rows})
         benchmarks[benchmark_id] = BenchmarkResult(category=first.category, subcategory=first.subcategory,
                                                    metric=first.metric, scores=scores,
-                                                   prompt_source=" + ".join(s for s in sources if s))
+                                                   prompt_source=" + ".join(s for s in sources if s),
+                                                   scale=list(first.scale or [0.0, 1.0]), jury=jury)
 
     totals = {}
     for model in all_models:
@@ -222,6 +258,9 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
             cost_usd=round(sum(r.cost_usd for r in rows), 6),
             cached=sum(r.cached for r in rows),
             macro_average=fmean(model_scores[model]) if model_scores.get(model) else None,
+            jury_input_tokens=sum(r.jury_input_tokens for r in rows),
+            jury_output_tokens=sum(r.jury_output_tokens for r in rows),
+            jury_cost_usd=round(sum(r.jury_cost_usd for r in rows), 6),
         )
 
     def means(table: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:

@@ -30,6 +30,8 @@ class EngineHolder:
         self.config = config
         self.settings = settings
         self.models = models
+        # The LLM jury's judges (set when the jury is built, during collection): they call out too.
+        self.jury_models: list[ModelConfig] = []
         self._engine: Engine | None = None
         self._connection: EngineConnection | None = None
         self._shared_address: str | None = None
@@ -99,7 +101,7 @@ class EngineHolder:
     def _open_cache(self) -> ResponseCache | None:
         from pytest_medhelm.engine import CacheError, ResponseCache
 
-        if self.settings.cache is None or all(model.provider == "baseline" for model in self.models):
+        if self.settings.cache is None or all(m.provider == "baseline" for m in [*self.models, *self.jury_models]):
             return None
         try:
             cache = ResponseCache(self.settings.cache)

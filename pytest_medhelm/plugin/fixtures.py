@@ -91,7 +91,7 @@ def medhelm_record(request: pytest.FixtureRequest) -> Iterator[Recorder]:
             benchmark=benchmark, instance_id=instance_id or request.node.name, score=score,
             metrics={metric: score, **(metrics or {})}, passed=passed, category=category,
             subcategory=subcategory, metric=metric, normalized=(score - scale[0]) / (scale[1] - scale[0]),
-            **usage,
+            scale=list(scale), **usage,
         )
         request.node.user_properties.extend(row.to_properties())
         if not passed:

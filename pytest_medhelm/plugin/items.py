@@ -49,10 +49,21 @@ def below_pass_rule(benchmark_id: str, metric: str, score: float, pass_at: float
     return ScoreBelowPass(f"{benchmark_id}: {metric} = {score:g}, below the pass rule (>= {pass_at:g})")
 
 
+def jury_fields(outcome: Outcome) -> dict[str, Any]:
+    """The jury's share of a result row: its tokens and cost (apart from the model's), the judges'
+    scores and explanations (``jury``), and the scale of the main metric."""
+    fields: dict[str, Any] = {"scale": list(outcome.benchmark.scale)}
+    jury = outcome.jury
+    if jury is not None:
+        fields.update(jury_input_tokens=jury.input_tokens, jury_output_tokens=jury.output_tokens,
+                      jury_cost_usd=round(jury.cost_usd, 8), jury=jury.detail())
+    return fields
+
+
 def record_for(outcome: Outcome) -> InstanceRecord:
     benchmark = outcome.benchmark
     # Built from our own typed values: no validation needed (one per item, on the hot path).
-    return InstanceRecord.model_construct(
+    return InstanceRecord.model_construct(**jury_fields(outcome),
         benchmark=benchmark.id, instance_id=outcome.instance.id, score=outcome.score, metrics=outcome.metrics,
         passed=outcome.passed, run=outcome.instance.run, category=benchmark.category,
         subcategory=benchmark.subcategory, metric=benchmark.main_metric,
@@ -190,9 +201,19 @@ class BenchmarkModule(pytest.File):
         except Exception as exc:  # noqa: BLE001  (one benchmark's broken reader must not stop the run)
             yield notice("data", f"{benchmark.id}: cannot read its data: {type(exc).__name__}: {exc}", False)
             return
-        if benchmark.requires_jury:
+        from pytest_medhelm.plugin.jury import needs_jury
+
+        if needs_jury(benchmark) and plugin.jury is not None:
+            from pytest_medhelm.jury import JuryPromptError
+
+            try:
+                benchmark = plugin.jury.scored(benchmark)
+            except JuryPromptError as exc:
+                yield notice("jury", f"{benchmark.id}: {exc}", False)
+                return
+        elif benchmark.requires_jury:
             yield notice("jury", f"{benchmark.id} has no reference answer: only MedHELM's LLM jury can "
-                                 "score it, and no jury is configured", True)
+                                 "score it, and the jury is off (--medhelm-jury none)", True)
             return
         for instance in loaded.instances:
             for model in plugin.models:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from pytest_medhelm.plugin.jury import parse_jury_option
+
 DEFAULT_MAX_INSTANCES = 1000  # MedHELM's leaderboard cap (--max-eval-instances 1000)
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_DROP = 0.02  # a baseline gate allows this much drop (0-1 scale) before it may fail
@@ -42,8 +44,11 @@ _OPTIONS: list[tuple[str, str, str, Any, str]] = [
      "gate thresholds file (default: [tool.medhelm.gates] in pyproject.toml, else medhelm.yaml, in the rootdir)"),
     ("--medhelm-download", "medhelm_download", "bool", False,
      "download public benchmark data that is not found locally"),
+    ("--medhelm-jury", "medhelm_jury", "args", [],
+     "LLM jury judges (registry names, aliases or NAME@http://host:port/v1, comma separated); "
+     "default MedHELM's three; 'none' scores open-ended benchmarks by ROUGE"),
     ("--medhelm-include-text", "medhelm_include_text", "bool", False,
-     "show patient text (prompts, model outputs, providers' error messages) in the terminal and JUnit"),
+     "show patient text (prompts, model outputs, providers' error messages, judges' explanations) in the terminal and JUnit"),
 ]
 
 
@@ -102,6 +107,8 @@ class Settings:
     max_drop: float | None = None  # None: the gates file's default, else DEFAULT_MAX_DROP
     alpha: float | None = None  # None: the gates file's default, else DEFAULT_ALPHA
     gates_file: Path | None = None
+    # None: MedHELM's default judges; (): no jury (--medhelm-jury none).
+    jury: tuple[str, ...] | None = None
 
     @property
     def active(self) -> bool:
@@ -165,4 +172,5 @@ def read_settings(config: pytest.Config) -> Settings:
         max_drop=max_drop,
         alpha=alpha,
         gates_file=either("medhelm_gates"),
+        jury=parse_jury_option(_value(config, "medhelm_jury", "args")),
     )

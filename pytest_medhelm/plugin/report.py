@@ -63,15 +63,20 @@ class ResultsReporter:
         self.hard_failures = 0
         self.results: ResultsFile | None = None
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = None
         if report.user_properties:  # a plain test has none: results (pydantic) are not even imported
-            from pytest_medhelm.results import PREFIX, InstanceRecord
+            from pytest_medhelm.results import JURY_PROPERTY, PREFIX, InstanceRecord
 
             record = InstanceRecord.from_properties(report.user_properties) if report.when == "call" else None
             if record is not None:
                 self.records.append(record)
                 self.hook.pytest_medhelm_instance_scored(record=record, report=report, config=self.config)
+            if not self.settings.include_text and any(p[0] == JURY_PROPERTY for p in report.user_properties):
+                # The judges' explanations may quote patient text: results.json keeps them; JUnit
+                # (which writes the teardown report's properties) and other consumers do not.
+                report.user_properties = [p for p in report.user_properties if p[0] != JURY_PROPERTY]
             props = dict(report.user_properties) if report.failed and report.when != "call" else {}
             if PREFIX + "benchmark" in props:
                 self.errors[(str(props[PREFIX + "benchmark"]), str(props.get(PREFIX + "model", "")))] += 1
@@ -89,8 +94,13 @@ class ResultsReporter:
             from pytest_medhelm.results import aggregate
 
             notes = []
-            if any(record.open_ended for record in self.records):
-                notes.append("LLM jury not configured: open-ended benchmarks are scored by ROUGE-L (0-1) "
+            if any(record.jury is not None for record in self.records):
+                notes.append("LLM jury: open-ended benchmarks are scored by the jury on their own scale "
+                             "(MedHELM's <benchmark>_accuracy: 1-5), normalised to 0-1 for the category means "
+                             "(jury_score_normalized: (s - 1) / 4 on 1-5)")
+            elif any(record.open_ended for record in self.records):
+                why = "jury off (--medhelm-jury none)" if self.settings.jury == () else "LLM jury not configured"
+                notes.append(f"{why}: open-ended benchmarks are scored by ROUGE-L (0-1) "
                              "against the reference, not by MedHELM's 1-5 jury")
             self.results = aggregate(self.records, dict(self.errors), self.models, notes)
         return self.results
@@ -135,6 +145,18 @@ def summary_lines(results: ResultsFile) -> list[str]:
     total_rows = [[m, str(t.instances), str(t.errors), str(t.cached), str(t.input_tokens), str(t.output_tokens),
                    f"${t.cost_usd:.4f}"] for m, t in results.totals.items()]
     lines += [""] + _table(["model", "items", "errors", "cached", "input tok", "output tok", "est. cost"], total_rows)
+    jury_rows = []
+    for benchmark_id, result in results.benchmarks.items():
+        for model, stats in (result.jury or {}).items():
+            icc = (stats.get("icc") or {}).get("ICC(3,1)")
+            jury_rows.append([benchmark_id, model, _fmt(stats.get("score_repaired")),
+                              "-" if stats.get("failed_share") is None else f"{stats['failed_share']:.1%}",
+                              _fmt(stats.get("krippendorff_alpha")), _fmt(icc),
+                              str(stats["input_tokens"] + stats["output_tokens"]), f"${stats['cost_usd']:.4f}"])
+    if jury_rows:
+        lines += ["", "LLM jury (repaired score on the benchmark's scale; failed judgements; agreement across judges):"]
+        lines += _table(["benchmark", "model", "repaired", "failed", "alpha", "ICC(3,1)", "jury tok", "jury cost"],
+                        jury_rows)
     lines += [f"note: {note}" for note in results.notes]
     return lines
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pytest_medhelm.evaluate import Outcome
     from pytest_medhelm.models import ModelConfig, ModelRegistry
     from pytest_medhelm.plugin.items import InstanceItem
+    from pytest_medhelm.plugin.jury import SessionJury
 
 plugin_key = pytest.StashKey["MedhelmPlugin"]()
 # Could -k/-m select any item of this collector? Set by the fast path (it reads pytest's private
@@ -56,6 +57,9 @@ class MedhelmPlugin:
         self._data: DataSettings | None = None
         self.holder = EngineHolder(config, settings, self.models)
         self.pipeline = PipelineStart(config, self.holder)
+        self._jury: SessionJury | None | bool = False  # False: not built yet
+        if settings.jury and self.registry is not None:
+            self.jury  # noqa: B018 - judges named on the command line are checked now
 
     @property
     def data(self) -> DataSettings:
@@ -85,6 +89,19 @@ class MedhelmPlugin:
     def outcome_for(self, item: InstanceItem) -> Outcome:
         return self.pipeline.outcome_for(item)
 
+    @property
+    def jury(self) -> SessionJury | None:
+        """The session's LLM jury (built on first use), or None with ``--medhelm-jury none``."""
+        if self._jury is False:
+            self._jury = None
+            if self.settings.jury != () and self.registry is not None:
+                from pytest_medhelm.plugin.jury import SessionJury
+
+                self._jury = SessionJury(self.registry, self.settings.jury, self.settings.data_dir)
+                # The judges call out: the engine opens the response cache for them too.
+                self.holder.jury_models = [judge.model for judge in self._jury.judges]
+        return self._jury  # type: ignore[return-value]
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.settings.active:
             from pytest_medhelm.helm.prompts import forget
@@ -101,5 +118,8 @@ class MedhelmPlugin:
         from pytest_medhelm.plugin.collection import BenchmarkCollection
 
         manager.register(BenchmarkCollection(), "medhelm-collection")
+        from pytest_medhelm.plugin.jury import JuryKeyGate
+
+        manager.register(JuryKeyGate(self), "medhelm-jury-keys")
         if self.holder.placement == "child" and not self.config.option.collectonly:
             self.holder.engine  # noqa: B018

@@ -105,6 +105,7 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
     from pytest_medhelm.data import load
     from pytest_medhelm.evaluate import request_for
     from pytest_medhelm.plugin.items import benchmark_markers, item_name
+    from pytest_medhelm.plugin.jury import needs_jury
     from pytest_medhelm.suites import load_benchmark
 
     models = [model for model in plugin.models if model.provider != "baseline"]
@@ -119,8 +120,12 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
     for path in planned_files(plugin.config):
         try:
             benchmark = load_user_benchmark(path) if is_user_benchmark(path) else load_benchmark(path)
-            if benchmark.requires_jury:
-                continue
+            if needs_jury(benchmark):
+                jury = plugin.jury
+                if jury is not None and jury.missing_key_message() is not None:
+                    return None  # the workers stop the session before any call
+                if jury is None and benchmark.requires_jury:
+                    continue
             loaded = load(benchmark, data, cap=plugin.settings.max_instances)
         except Exception:  # noqa: BLE001 - the items' collection reports what is wrong
             continue

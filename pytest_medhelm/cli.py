@@ -11,6 +11,8 @@ Evaluation itself is ``pytest --medhelm-model=NAME``; this command covers what i
   from (HELM's package, or our own fallback wording);
 * ``medhelm gate RESULTS.json [--baseline PREVIOUS.json]`` judges the release gates, ``medhelm
   schema`` prints the JSON Schema of results.json (both in ``cli_release``); ``medhelm --version``.
+* ``medhelm agreement RATINGS.csv [--json]`` compares clinicians' and the jury's ratings of the same
+  items (ICC forms with 95% intervals; see :mod:`pytest_medhelm.jury.agreement` for the columns).
 
 A suite module that fails to import is reported on stderr (exit status 1) without hiding the others.
 """
@@ -246,6 +248,12 @@ def _taxonomy(args: argparse.Namespace) -> int:
     return 1 if broken or tree["misplaced"] else 0
 
 
+def _agreement(path: str, as_json: bool) -> int:
+    from pytest_medhelm.jury.agreement import main as agreement_main
+
+    return agreement_main(path, as_json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from pytest_medhelm import __version__
     from pytest_medhelm.cli_release import add_commands
@@ -273,6 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--json", action="store_true", help="machine-readable output")
     pr.set_defaults(run=_prompts)
     add_commands(commands)
+    ag = commands.add_parser("agreement", help="agreement of the jury with clinicians, and of clinicians "
+                                               "with each other, from a ratings CSV (ICC with 95%% CIs)")
+    ag.add_argument("ratings", metavar="RATINGS.csv",
+                    help="columns item_id, rater, rater_kind (clinician|jury), score; optional criterion, dataset")
+    ag.add_argument("--json", action="store_true", help="machine-readable output")
+    ag.set_defaults(run=lambda args: _agreement(args.ratings, args.json))
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -36,7 +36,8 @@ def test_plain_pytest_and_the_fast_path_give_the_same_results_on_the_mirror(
             server.reset_stats()
             result = pytester.runpytest_subprocess(
                 f"--medhelm-model={model}", f"--medhelm-data-dir={shared_data}", f"--medhelm-output={name}",
-                f"--medhelm-cache={name}.sqlite", "--medhelm-max-instances=40", "-p", "no:cacheprovider", "-q",
+                f"--medhelm-cache={name}.sqlite", "--medhelm-max-instances=40", "--medhelm-jury=none",
+                "-p", "no:cacheprovider", "-q",
                 "--tb=no", "-rN", *extra, timeout=600)
             assert result.ret == 0, result.stdout.str()[-3000:]
             runs[name] = (ResultsFile.read(pytester.path / name / "results.json"), result.parseoutcomes(),

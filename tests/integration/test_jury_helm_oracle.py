@@ -1,7 +1,7 @@
 """The jury against HELM 0.5.16's own code: the same answers and the same judge replies give the same
 requests (prompt byte for byte, temperature, max tokens, no stop sequences, one completion) and the
-same MedHELM score, for every jury benchmark. HELM runs in its own interpreter
-(``helm_jury_oracle.py``); our side reads HELM's prompts from the wheel in the data mirror.
+same MedHELM score, for every jury benchmark. HELM runs in its own environment (the
+``helm_oracle`` fixture's) running ``helm_jury_oracle.py``; our side reads HELM's prompts from the wheel in the data mirror.
 
 Answers, questions and judge replies are our own made-up text.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,6 @@ ORACLE = Path(__file__).with_name("helm_jury_oracle.py")
 JURY_BENCHMARKS = ("aci_bench", "chw_care_plan", "dischargeme", "med_dialog", "medalign", "medi_qa",
                    "medication_qa", "mental_health", "mimic_bhc", "mimic_rrs", "mtsamples_procedures",
                    "mtsamples_replicate", "starr_patient_instructions")
-
-
-def helm_python(shared_data: Path) -> Path:
-    """An interpreter with crfm-helm 0.5.16 installed: $MEDHELM_HELM_PYTHON, or the helm-venv beside
-    the shared folder."""
-    given = os.environ.get("MEDHELM_HELM_PYTHON")
-    candidates = [Path(given)] if given else [shared_data.parents[1] / "helm-venv" / "bin" / "python"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    pytest.skip(f"needs a Python with crfm-helm 0.5.16 (MEDHELM_HELM_PYTHON, or {candidates[0]})")
 
 
 def obj(**scores: Any) -> dict[str, Any]:
@@ -85,8 +73,8 @@ class ScriptedEngine:
         return Completion(model.name, reply, 10, 10, 0.0, False, 0.0)
 
 
-def test_requests_and_scores_equal_helms_annotator_and_metric(shared_data: Path) -> None:
-    python = helm_python(shared_data)
+def test_requests_and_scores_equal_helms_annotator_and_metric(shared_data: Path, helm_oracle: Any) -> None:
+    python = helm_oracle.python
     helm_judge_list = helm_judges(shared_data)
     registry = ModelRegistry.load()
     jury = Jury([Judge(j.name, registry.resolve(j.model)) for j in helm_judge_list], repair=False)

@@ -83,6 +83,11 @@ class JuryResult:
         return (self.score - low) / (high - low)
 
     @property
+    def by_judge(self) -> dict[str, dict[str, float]]:
+        """Judge -> criterion -> score, for the judges MedHELM's aggregate kept."""
+        return {v.judge: dict(v.scores) for v in self.verdicts if v.usable}
+
+    @property
     def failed_judges(self) -> int:
         return sum(not v.usable for v in self.verdicts)
 

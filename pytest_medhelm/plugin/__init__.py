@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_medhelm.plugin.fixtures import medhelm_model, medhelm_record, medhelm_test_server  # noqa: F401
+from pytest_medhelm.plugin.fixtures import (  # noqa: F401
+    medhelm_jury,
+    medhelm_model,
+    medhelm_record,
+    medhelm_test_server,
+)
 from pytest_medhelm.plugin.options import add_options, read_settings
 from pytest_medhelm.plugin.report import ResultsReporter, check_output_dir
 from pytest_medhelm.plugin.session import MedhelmPlugin, plugin_key
@@ -116,4 +121,4 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("medhelm_model", names, indirect=True, ids=[n or "no-model" for n in names])
 
 
-__all__ = ["medhelm_model", "medhelm_record", "medhelm_test_server"]
+__all__ = ["medhelm_jury", "medhelm_model", "medhelm_record", "medhelm_test_server"]

@@ -126,3 +126,34 @@ def medhelm_test_server() -> Iterator[ServerFactory]:
     finally:
         for server in servers:
             server.stop()
+
+
+class JuryClient:
+    """The session's LLM jury for a user's own tests (``medhelm_jury``): the same judges, engine,
+    cache and HELM reading as the built-in open-ended benchmarks."""
+
+    def __init__(self, plugin: Any) -> None:
+        self._plugin = plugin
+
+    def score(self, question: str, answer: str, gold: str = "", *, rubric: Mapping[str, str],
+              scale: tuple[float, float] = (1.0, 5.0), default_score: float | None = None) -> Any:
+        """Judge ``answer``; the rubric maps each criterion to its guiding question. Returns a
+        :class:`~pytest_medhelm.jury.JuryResult`: ``score`` (MedHELM's aggregate), ``score_repaired``,
+        ``normalized``, ``by_judge`` (judge -> criterion -> score) and ``verdicts`` (the details)."""
+        from pytest_medhelm.jury.prompts import rubric_prompt
+
+        jury = self._plugin.jury
+        prompt = rubric_prompt(rubric, scale, default_score=scale[0] if default_score is None else default_score,
+                               source="medhelm_jury")
+        engine = self._plugin.engine
+        return engine.submit(jury.jury.judge(engine, prompt, question=question, answer=answer, gold=gold)).result()
+
+
+@pytest.fixture
+def medhelm_jury(request: pytest.FixtureRequest) -> JuryClient:
+    """The session's LLM jury (``--medhelm-jury``): ``medhelm_jury.score(question, answer, gold,
+    rubric={...})``. Skipped without a model (no registry) or with ``--medhelm-jury none``."""
+    plugin = request.config.stash[plugin_key]
+    if plugin.jury is None:
+        pytest.skip("the LLM jury is off: pass --medhelm-model NAME, and not --medhelm-jury none")
+    return JuryClient(plugin)

@@ -176,3 +176,22 @@ def test_note_extract_runs_with_a_jury_on_helms_prompt(medhelm, medhelm_test_ser
     sent = judges.requests[0]["messages"][0]["content"]
     assert "Made-up note: cough for 2 days, no fever." in sent
     assert sent.startswith(prompt.template.split("{QUESTION}")[0])
+
+
+def test_the_medhelm_jury_fixture_scores_an_answer_in_a_users_test(medhelm, judges: TestServer) -> None:
+    medhelm.pytester.makepyfile(test_mine='''
+        import pytest
+
+        def test_summary_quality(medhelm_jury):
+            result = medhelm_jury.score("Wheezing since Monday.", "Asthma flare.", "Asthma exacerbation.",
+                                        rubric={"accuracy": "Are the facts right?", "clarity": "Is it clear?"})
+            assert result.by_judge == {"gpt": {"accuracy": 5, "clarity": 4}, "llama": {"accuracy": 3, "clarity": 3},
+                                       "claude": {"accuracy": 4, "clarity": 2}}
+            assert result.score == pytest.approx(21 / 6)
+            assert result.verdicts[0].explanations["accuracy"].startswith("PRIVATE")
+    ''')
+    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "test_mine.py", jury_option(judges))
+    result.assert_outcomes(passed=1)
+    assert judges.stats.requests == 3
+    skipped = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "test_mine.py", "--medhelm-jury", "none", "-rs")
+    skipped.assert_outcomes(skipped=1)

@@ -13,6 +13,7 @@ Evaluation itself is ``pytest --medhelm-model=NAME``; this command covers what i
   schema`` prints the JSON Schema of results.json (both in ``cli_release``); ``medhelm --version``.
 * ``medhelm agreement RATINGS.csv [--json]`` compares clinicians' and the jury's ratings of the same
   items (ICC forms with 95% intervals; see :mod:`pytest_medhelm.jury.agreement` for the columns).
+* ``medhelm leaderboard FILE ...`` and ``medhelm export-helm`` (``pytest_medhelm.leaderboard``).
 
 A suite module that fails to import is reported on stderr (exit status 1) without hiding the others.
 """
@@ -287,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="columns item_id, rater, rater_kind (clinician|jury), score; optional criterion, dataset")
     ag.add_argument("--json", action="store_true", help="machine-readable output")
     ag.set_defaults(run=lambda args: _agreement(args.ratings, args.json))
+    from pytest_medhelm.leaderboard.commands import add_commands as add_leaderboard_commands
+
+    add_leaderboard_commands(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

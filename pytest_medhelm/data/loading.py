@@ -45,6 +45,8 @@ class LoadedBenchmark:
     data_dir: Path | None
     origin: str
     total: int
+    # The files the instances were read from (their hashes go into results.json).
+    source_files: tuple[Path, ...] = ()
 
 
 def sample(instances: list[Instance], cap: int) -> list[Instance]:
@@ -333,7 +335,7 @@ def load(benchmark: Benchmark, settings: DataSettings, *, cap: int, fetcher: Fet
     # Sample the pooled eval splits first, then keep only the scored ones (MedQA: valid + test
     # are sampled together, as in HELM, and only the test part counts).
     chosen = [i for i in sample(instances, effective_cap) if i.split in benchmark.scored_splits]
-    return LoadedBenchmark(benchmark, chosen, folder, f"{kind}:{label}", len(instances))
+    return LoadedBenchmark(benchmark, chosen, folder, f"{kind}:{label}", len(instances), tuple(source_files))
 
 
 __all__ = [

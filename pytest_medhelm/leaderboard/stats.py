@@ -72,9 +72,11 @@ def _groups(scores: Sequence[float], runs: Sequence[str] | None) -> list[np.ndar
     return [np.flatnonzero(labels == run) for run in dict.fromkeys(runs)]
 
 
-def _resampled_indices(groups: list[np.ndarray], resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """For each group, a (resamples x group size) matrix of instance indices drawn with replacement."""
-    return [group[rng.integers(0, len(group), size=(resamples, len(group)))] for group in groups]
+def _resample_counts(size: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """resamples x size: how often each instance is drawn in each resample (drawing ``size`` with
+    replacement is a multinomial draw of the counts; the replicate means are then one matrix product)."""
+    drawn = rng.integers(0, size, size=(resamples, size)) + (np.arange(resamples) * size)[:, None]
+    return np.bincount(drawn.ravel(), minlength=resamples * size).reshape(resamples, size).astype(float)
 
 
 def score_of(scores: Sequence[float], runs: Sequence[str] | None = None) -> float:
@@ -97,15 +99,14 @@ def bootstrap_replicates(matrix: np.ndarray, runs: Sequence[str] | None = None, 
     if matrix.ndim == 1:
         matrix = matrix[:, None]
     rng = np.random.default_rng(seed)
-    groups = _groups(matrix[:, 0], runs)
+    present = ~np.isnan(matrix)
+    values = np.where(present, matrix, 0.0)
     run_means = []
-    for drawn in _resampled_indices(groups, resamples, rng):
-        sample = matrix[drawn]  # resamples x group size x models
-        present = ~np.isnan(sample)
-        counts = present.sum(axis=1)
-        sums = np.where(present, sample, 0.0).sum(axis=1)
+    for group in _groups(matrix[:, 0], runs):
+        counts = _resample_counts(len(group), resamples, rng)
+        sums, drawn = counts @ values[group], counts @ present[group]
         with np.errstate(invalid="ignore", divide="ignore"):
-            run_means.append(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
+            run_means.append(np.where(drawn > 0, sums / np.maximum(drawn, 1), np.nan))
     return np.mean(run_means, axis=0)
 
 

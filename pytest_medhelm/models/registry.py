@@ -186,20 +186,23 @@ class ModelRegistry:
         return [m for m in self if "judge" in m.roles]
 
     def resolve(self, spec: str) -> ModelConfig:
-        """A registry name or alias, or ``name@http://host:port/v1`` for any OpenAI-compatible server."""
+        """A registry name or alias, or ``name@http://host:port/v1`` for any OpenAI-compatible server.
+
+        A ``NAME@URL`` model is called ``NAME`` wherever a person reads it (tables, results keys,
+        JUnit, the report); its endpoint stays in ``base_url``."""
         if "@" in spec:
             name, _, url = spec.partition("@")
             if not url.startswith(("http://", "https://")):
                 raise RegistryError(f"--medhelm-model {spec!r}: expected NAME@http(s)://host[:port]/path")
             known = self._lookup(name)
             if known is not None:
-                update: dict[str, Any] = {"base_url": url.rstrip("/"), "name": spec}
+                update: dict[str, Any] = {"base_url": url.rstrip("/"), "name": name}
                 if known.api_key_env and (known.base_url is None or origin(url) != origin(known.base_url)):
                     # A registry model's key goes only to its own endpoint: to send it elsewhere,
                     # the user writes a models-file entry with that base_url and api_key_env.
                     update["api_key_env"] = None
                 return known.model_copy(update=update)
-            return ModelConfig(name=spec, provider="openai", model=name, base_url=url)
+            return ModelConfig(name=name, provider="openai", model=name, base_url=url)
         found = self._lookup(spec)
         if found is None:
             raise RegistryError(

@@ -83,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         if settings.active and not config.option.collectonly:
             check_output_dir(settings.output)
-        config.pluginmanager.register(ResultsReporter(config, settings, [m.name for m in plugin.models]), "medhelm-report")
+        config.pluginmanager.register(ResultsReporter(config, settings, plugin.models), "medhelm-report")
     if settings.active:
         from pytest_medhelm.plugin.outcome import ErrorsStopTheRun, RestoreWrongAnswers, RunOutcome
 

@@ -19,12 +19,21 @@ from pytest_medhelm.data import DataError, DataUnavailable, LoadedBenchmark
 from pytest_medhelm.engine import Completion, FatalModelError, ModelError
 from pytest_medhelm.evaluate import Outcome
 from pytest_medhelm.models import ModelConfig
-from pytest_medhelm.results import InstanceRecord
+from pytest_medhelm.results import (
+    DATA_FILES_PROPERTY,
+    NOT_RUN_PROPERTY,
+    OUTPUT_PROPERTY,
+    REFERENCE_PROPERTY,
+    InstanceRecord,
+    data_file_hashes,
+)
 from pytest_medhelm.taxonomy import slug
 
 from pytest_medhelm.plugin.session import download_selector_key, plugin_key
 
 outcome_key = pytest.StashKey[Outcome]()
+# Benchmarks whose data file hashes this process has already sent to the controller.
+data_files_reported_key = pytest.StashKey[set]()
 _UNSAFE_ID = re.compile(r"[\s\[\]:]+")
 
 
@@ -96,6 +105,11 @@ class InstanceItem(_BracketItem):
         try:
             self.stash[outcome_key] = self.config.stash[plugin_key].outcome_for(self)
         except BaseException as exc:
+            from pytest_medhelm.leaderboard.cost import BudgetSpent
+
+            if isinstance(exc, BudgetSpent):  # not run, and counted as such in results.json
+                self.user_properties.append((NOT_RUN_PROPERTY, self.benchmark.id))
+                raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
             # Identify the errored item for the controller's per-benchmark error counts.
             self.user_properties += [("medhelm.benchmark", self.benchmark.id), ("medhelm.model", self.model.name)]
             if isinstance(exc, FatalModelError):
@@ -113,6 +127,13 @@ class InstanceItem(_BracketItem):
     def runtest(self) -> None:
         outcome = self.stash[outcome_key]
         self.user_properties.extend(record_for(outcome).to_properties())
+        # Patient text for results.json: the controller's reporter takes these two off the report
+        # before JUnit or any other consumer sees them (unless --medhelm-include-text).
+        self.user_properties += [(OUTPUT_PROPERTY, outcome.completion.text), (REFERENCE_PROPERTY, self.instance.gold)]
+        reported = self.session.stash.setdefault(data_files_reported_key, set())
+        if self.benchmark.id not in reported:
+            reported.add(self.benchmark.id)
+            self.user_properties.append((DATA_FILES_PROPERTY, data_file_hashes(self.loaded)))
         if not outcome.passed:
             raise below_pass_rule(self.benchmark.id, self.benchmark.main_metric, outcome.score,
                                   self.benchmark.pass_at)
@@ -215,7 +236,11 @@ class BenchmarkModule(pytest.File):
             yield notice("jury", f"{benchmark.id} has no reference answer: only MedHELM's LLM jury can "
                                  "score it, and the jury is off (--medhelm-jury none)", True)
             return
-        for instance in loaded.instances:
+        instances = loaded.instances
+        if plugin.settings.shard is not None:  # --medhelm-shard I/N: every N-th instance from the I-th
+            index, count = plugin.settings.shard
+            instances = instances[index - 1::count]
+        for instance in instances:
             for model in plugin.models:
                 yield InstanceItem.from_parent(self, name=item_name(benchmark, instance, model),
                                                benchmark=benchmark, instance=instance, model=model, loaded=loaded)

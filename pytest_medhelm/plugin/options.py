@@ -48,7 +48,14 @@ _OPTIONS: list[tuple[str, str, str, Any, str]] = [
      "LLM jury judges (registry names, aliases or NAME@http://host:port/v1, comma separated); "
      "default MedHELM's three; 'none' scores open-ended benchmarks by ROUGE"),
     ("--medhelm-include-text", "medhelm_include_text", "bool", False,
-     "show patient text (prompts, model outputs, providers' error messages, judges' explanations) in the terminal and JUnit"),
+     "show patient text (prompts, model outputs, providers' error messages, judges' explanations) in the terminal and JUnit, and outputs and references in report.html"),
+    ("--medhelm-shard", "medhelm_shard", "string", None,
+     "I/N: run only the I-th of N deterministic slices of every benchmark's instances "
+     "(merge the shards' results with `medhelm leaderboard`)"),
+    ("--medhelm-budget", "medhelm_budget", "string", None,
+     "USD: stop issuing new model requests once the session's spend passes this"),
+    ("--medhelm-estimate", "medhelm_estimate", "bool", False,
+     "print the expected cost of the selected items (prompt lengths, max tokens, registry prices) and send nothing"),
 ]
 
 
@@ -109,6 +116,9 @@ class Settings:
     gates_file: Path | None = None
     # None: MedHELM's default judges; (): no jury (--medhelm-jury none).
     jury: tuple[str, ...] | None = None
+    shard: tuple[int, int] | None = None
+    budget_usd: float | None = None
+    estimate: bool = False
 
     @property
     def active(self) -> bool:
@@ -155,6 +165,14 @@ def read_settings(config: pytest.Config) -> Settings:
         if not sep or not benchmark_id.strip() or not folder.strip():
             raise pytest.UsageError(f"ini key medhelm_data_paths: expected 'benchmark_id = path', got {line!r}")
         data_paths[benchmark_id.strip()] = path(folder.strip())  # type: ignore[assignment]
+    shard = parse_shard(_value(config, "medhelm_shard", "string"))
+    budget = _value(config, "medhelm_budget", "string")
+    try:
+        budget_usd = None if budget in (None, "") else float(budget)
+    except ValueError:
+        raise pytest.UsageError(f"--medhelm-budget: expected an amount in USD, got {budget!r}") from None
+    if budget_usd is not None and not budget_usd >= 0:
+        raise pytest.UsageError(f"--medhelm-budget: expected an amount of 0 or more USD, got {budget!r}")
     no_cache = bool(_value(config, "medhelm_no_cache", "bool"))
     cache = either("medhelm_cache") or rootdir / ".medhelm-cache" / "responses.sqlite"
     return Settings(
@@ -173,4 +191,21 @@ def read_settings(config: pytest.Config) -> Settings:
         alpha=alpha,
         gates_file=either("medhelm_gates"),
         jury=parse_jury_option(_value(config, "medhelm_jury", "args")),
+        shard=shard,
+        budget_usd=budget_usd,
+        estimate=bool(_value(config, "medhelm_estimate", "bool")),
     )
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4); the index counts from 1."""
+    if value in (None, ""):
+        return None
+    index, sep, count = str(value).partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        shard = None
+    if not sep or shard is None or not 1 <= shard[0] <= shard[1]:
+        raise pytest.UsageError(f"--medhelm-shard: expected I/N with 1 <= I <= N (e.g. 2/4), got {value!r}")
+    return shard

@@ -295,6 +295,8 @@ class RunOutcome:
             terminalreporter.write_line(f"medhelm: {self.write_problem}", red=True, bold=True)
         if self.written is not None:
             terminalreporter.write_line(f"results: {self.written} (status: {results.status})")
+        for name, path in self.reporter.written.items():  # the leaderboard's reports (plugin/report.py)
+            terminalreporter.write_line(f"{name}: {path}")
 
 
 class RestoreWrongAnswers:

@@ -47,7 +47,7 @@ def test_an_unreachable_model_stops_the_session_with_one_message(medhelm: Medhel
     result = medhelm.run(f"--medhelm-models-file={path}", f"--medhelm-model={model}", *medhelm.ONLY_PUBMED)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines([f"! Interrupted: medhelm: model '{model}': cannot connect to 127.0.0.1:{closed_port} "
+    result.stdout.fnmatch_lines([f"! Interrupted: medhelm: model 'local-llm': cannot connect to 127.0.0.1:{closed_port} "
                                  "([[]Errno 111[]] Connection refused), 3 times in a row and never once: is the server "
                                  f"running at http://127.0.0.1:{closed_port}/v1? !"])
     output = result.stdout.str()
@@ -65,10 +65,10 @@ def test_one_rejected_request_errors_only_its_item(medhelm: Medhelm, server: Tes
     # The server always answers yes: right for 900001, 900004 and 900006.
     result.assert_outcomes(passed=3, failed=2, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([f"ERROR *::pubmed_qa[[]900003-{model}[]]*"])
+    result.stdout.fnmatch_lines(["ERROR *::pubmed_qa[[]900003-local[]]*"])
     results = medhelm.results()
-    assert results.benchmarks["pubmed_qa"].scores[model].errors == 1
-    assert results.benchmarks["pubmed_qa"].scores[model].n == 5
+    assert results.benchmarks["pubmed_qa"].scores["local"].errors == 1
+    assert results.benchmarks["pubmed_qa"].scores["local"].n == 5
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ def test_every_option_from_the_command_line(medhelm: Medhelm, server: TestServer
     result.assert_outcomes(passed=1, failed=2)
     assert result.ret == pytest.ExitCode.OK
     results = medhelm.results(medhelm.path / "out-cli")
-    assert results.models == [model]
+    assert results.models == ["local"]  # NAME@URL is NAME; the endpoint is kept once, in model_info
+    assert results.model_info["local"].base_url == server.url.rstrip("/")
     assert {row.instance_id for row in results.instances} == SUBSET
     assert server.stats.requests == 3
     assert server.stats.peak_in_flight == 1
@@ -83,7 +84,7 @@ def test_every_option_as_an_ini_key(medhelm: Medhelm, server: TestServer, kind: 
     result.assert_outcomes(passed=3, failed=3)
     assert result.ret == pytest.ExitCode.OK
     results = medhelm.results(medhelm.path / "out-ini")
-    assert results.models == [model, "baseline-extractive"]
+    assert results.models == ["local", "baseline-extractive"]
     assert {row.instance_id for row in results.instances} == SUBSET
     assert server.stats.requests == 3
     assert server.stats.peak_in_flight <= 2  # all 3 would overlap without the limit

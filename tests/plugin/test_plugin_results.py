@@ -26,7 +26,7 @@ def test_results_json_validates_and_aggregates_the_instances(medhelm: Medhelm, r
     raw = json.loads((medhelm.path / "reports" / "results.json").read_text())
     results = ResultsFile.model_validate(raw)
 
-    assert results.schema_version == 1
+    assert results.schema_version == 2
     assert results.models == list(MODELS)
     assert len(raw["instances"]) == 2 * len(medhelm.IDS)
     assert all(INSTANCE_FIELDS <= set(row) for row in raw["instances"])
@@ -46,6 +46,9 @@ def test_results_json_validates_and_aggregates_the_instances(medhelm: Medhelm, r
     assert results.categories["medical_research"]["baseline-extractive"] == pytest.approx(4 / 6)
 
 
+IV = r"\d\.\d\d, \d\.\d\d"  # a bootstrap interval as printed
+
+
 def test_terminal_shows_benchmark_subcategory_and_category_rows(medhelm: Medhelm, run: pytest.RunResult) -> None:
     results = medhelm.results(medhelm.path / "reports")
     random_score = results.benchmarks["pubmed_qa"].scores["baseline-random"].score
@@ -53,11 +56,15 @@ def test_terminal_shows_benchmark_subcategory_and_category_rows(medhelm: Medhelm
     run.stdout.re_match_lines([
         r"=+ MedHELM results =+",
         r"benchmark\s+metric\s+baseline-extractive\s+baseline-random",
-        rf"pubmed_qa\s+exact_match\s+0\.667 \(n=6\)\s+{random_score:.3f} \(n=6\)",
-        r"Medical Research Assistance\s+0\.667\s+\d\.\d{3}",
+        rf"pubmed_qa\s+exact_match\s+0\.667 \(n=6\) \[{IV}\]\s+{random_score:.3f} (≈ )?\(n=6\) \[{IV}\]",
+        rf"mean win rate\s+\d\.\d{{3}} \[{IV}\]\s+\d\.\d{{3}} \[{IV}\]",
+        rf"Medical Research Assistance\s+0\.667 \[{IV}\]\s+\d\.\d{{3}}",
         r"  Conducting Literature Research\s+0\.667\s+\d\.\d{3}",
-        r"macro average\s+0\.667\s+\d\.\d{3}",
+        rf"macro average\s+0\.667 \[{IV}\]\s+\d\.\d{{3}}",
         r"results: .*reports/results\.json",
+        r"leaderboard\.md: .*reports/leaderboard\.md",
+        r"report\.html: .*reports/report\.html",
+        r"medhelm-summary\.xml: .*reports/medhelm-summary\.xml",
     ])
 
 

@@ -35,7 +35,8 @@ def test_a_complete_run_says_so_with_its_counts(medhelm: Medhelm) -> None:
     assert raw["status"] == "complete"
     assert raw["status"] == "complete" and raw["counts"]["wrong"] == 2
     # Written atomically: no temporary file is left beside it.
-    assert sorted(p.name for p in (medhelm.path / "medhelm-results").iterdir()) == ["results.json"]
+    assert sorted(p.name for p in (medhelm.path / "medhelm-results").iterdir()) == [
+        "leaderboard.md", "medhelm-summary.xml", "report.html", "results.json"]
 
 
 @pytest.mark.parametrize("data_dir", ["data", "no-such-folder"])

@@ -49,7 +49,7 @@ def test_two_workers_match_one_process_and_share_the_cache(medhelm: Medhelm, ser
     assert server.stats.requests == 0  # every answer came from the cache the first -n 2 run wrote
     third = medhelm.results(medhelm.path / "again")
     assert [row.cached for row in third.instances] == [True] * 6
-    assert third.totals[model].cached == 6
+    assert third.totals["local"].cached == 6
     assert rows(third) == rows(one)
     cases = [case for suite in JUnitXml.fromfile(str(medhelm.path / "junit.xml")) for case in suite]
     cached = [{p.name: p.value for p in case.child(Properties)} for case in cases]

@@ -75,7 +75,7 @@ def test_an_unknown_name_is_an_error_that_says_how_to_add_it(builtin: ModelRegis
 def test_name_at_url_is_an_ad_hoc_openai_compatible_model(builtin: ModelRegistry) -> None:
     model = builtin.resolve(f"meta-llama/Llama-3.1-8B@{LOCAL}/")
 
-    assert model.name == f"meta-llama/Llama-3.1-8B@{LOCAL}/"
+    assert model.name == "meta-llama/Llama-3.1-8B"  # the endpoint is kept in base_url only
     assert (model.provider, model.model, model.base_url) == ("openai", "meta-llama/Llama-3.1-8B", LOCAL)
     assert model.api_key_env is None and model.price is None  # a local server: no key, no bill
 
@@ -84,7 +84,7 @@ def test_a_known_name_at_url_keeps_the_model_and_changes_only_the_endpoint(built
     model = builtin.resolve(f"o3-mini@{LOCAL}")
     original = builtin.resolve("o3-mini")
 
-    assert model.base_url == LOCAL and model.name == f"o3-mini@{LOCAL}"
+    assert model.base_url == LOCAL and model.name == "o3-mini"
     assert model.model == original.model and model.reasoning == original.reasoning
     assert builtin.resolve("o3-mini").base_url == "https://api.openai.com/v1"  # the entry is not changed
 

@@ -109,7 +109,7 @@ SCRIPT = r"""
   const svg = document.getElementById("scatter"); const NS = "http://www.w3.org/2000/svg";
   const W = 520, H = 320, P = 50; const pts = data.rows.filter((r) => r.win_rate !== null);
   const maxCost = Math.max(1e-9, ...pts.map((r) => r.cost));
-  const x = (c) => P + (W - 2 * P) * c / maxCost, y = (w) => H - P - (H - 2 * P) * w;
+  const x = (c) => P + (W - 2 * P - 90) * c / maxCost, y = (w) => H - P - (H - 2 * P) * w;
   const svgEl = (tag, attrs, text) => { const e = document.createElementNS(NS, tag); Object.entries(attrs).forEach(([k, v]) => e.setAttribute(k, v)); if (text !== undefined) e.textContent = text; svg.append(e); return e; };
   svgEl("line", { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: "#888" }); svgEl("line", { x1: P, y1: P, x2: P, y2: H - P, stroke: "#888" });
   svgEl("text", { x: W / 2, y: H - 12, "text-anchor": "middle" }, "total cost (USD), max $" + fmt(maxCost, 4));

@@ -72,6 +72,7 @@ class ResultsReporter:
         self.skipped: dict[str, str] = {}
         self.written: dict[str, Path] = {}
         self.not_run = 0  # items not run because the budget was spent
+        self.report_problem: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -117,7 +118,7 @@ class ResultsReporter:
             self.not_run += 1
         if record is not None and isinstance(props.get(DATA_FILES_PROPERTY), dict):
             self.data_files.setdefault(record.benchmark, props[DATA_FILES_PROPERTY])
-        keep_text = getattr(self.settings, "include_text", False)
+        keep_text = self.settings.include_text
         drop = CONTROLLER_ONLY - ({OUTPUT_PROPERTY, REFERENCE_PROPERTY} if keep_text else set())
         report.user_properties = [p for p in report.user_properties if p[0] not in drop]
 
@@ -138,8 +139,15 @@ class ResultsReporter:
         if self.results is not None and self.results.instances:
             from pytest_medhelm.leaderboard.outputs import write_reports
 
-            self.written = write_reports(self.results, self.settings.output,
-                                         include_text=getattr(self.settings, "include_text", False))
+            # Beside results.json, wherever the run outcome could put it (a fallback folder when
+            # --medhelm-output failed).
+            outcome = self.config.pluginmanager.get_plugin("medhelm-outcome")
+            written = getattr(outcome, "written", None)
+            folder = Path(written).parent if written else self.settings.output
+            try:
+                self.written = write_reports(self.results, folder, include_text=self.settings.include_text)
+            except OSError as exc:
+                self.report_problem = f"could not write the leaderboard's reports in {folder} ({exc.strerror or exc})"
 
     def aggregate(self) -> ResultsFile:
         from pytest_medhelm import __version__
@@ -181,6 +189,8 @@ class ResultsReporter:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.results is None:
             return
+        if self.report_problem:
+            terminalreporter.write_line(f"medhelm: {self.report_problem}", red=True)
         if self.results.budget.get("stopped"):
             terminalreporter.write_line(
                 f"medhelm: budget ${self.results.budget['budget_usd']:g} spent (${self.results.budget['spent_usd']:.4f}):"

@@ -109,7 +109,7 @@ class InstanceItem(_BracketItem):
 
             if isinstance(exc, BudgetSpent):  # not run, and counted as such in results.json
                 self.user_properties.append((NOT_RUN_PROPERTY, self.benchmark.id))
-                raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
+                pytest.skip(str(exc))
             # Identify the errored item for the controller's per-benchmark error counts.
             self.user_properties += [("medhelm.benchmark", self.benchmark.id), ("medhelm.model", self.model.name)]
             if isinstance(exc, FatalModelError):

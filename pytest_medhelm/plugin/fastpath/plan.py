@@ -111,6 +111,9 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
     models = [model for model in plugin.models if model.provider != "baseline"]
     if not models or selection_elsewhere(plugin.config):
         return None
+    settings = plugin.settings
+    if settings.shard is not None or settings.budget_usd is not None or settings.estimate:
+        return None  # a shard's slice, a spending limit, an estimate: calls the plan must not send
     try:
         selection = Selection.from_config(plugin.config)
     except Unforeseeable:

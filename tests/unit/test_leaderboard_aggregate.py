@@ -15,7 +15,7 @@ def row(benchmark: str, model: str, instance: str, score: float, *, category: st
         run: str = "", **usage: float) -> InstanceRecord:
     return InstanceRecord(benchmark=benchmark, instance_id=instance, model=model, score=score, metrics={"m": score},
                           passed=score >= 1, category=category, subcategory=subcategory, run=run,
-                          normalized=(score - scale[0]) / (scale[1] - scale[0]), **usage)
+                          normalized=(score - scale[0]) / (scale[1] - scale[0]), scale=list(scale), **usage)
 
 
 def test_custom_scores_stay_out_of_medhelms_means_and_win_rates() -> None:
@@ -41,7 +41,7 @@ def test_jury_scores_are_normalised_for_means_but_cells_keep_their_scale() -> No
     rows += [row("med_qa", "A", "1", 1.0)]
     results = aggregate(rows, medhelm_ids=IDS)
     cell = results.benchmarks["aci_bench"].scores["A"]
-    assert (cell.score, cell.normalized) == (4.0, 0.75) and results.benchmarks["aci_bench"].scale == (1.0, 5.0)
+    assert (cell.score, cell.normalized) == (4.0, 0.75) and list(results.benchmarks["aci_bench"].scale) == [1.0, 5.0]
     assert results.categories["clinical_note_generation"]["A"] == 0.75
     assert results.totals["A"].macro_average == pytest.approx((0.75 + 1.0) / 2)
     low, high = cell.interval
@@ -52,8 +52,8 @@ def test_jury_scores_are_normalised_for_means_but_cells_keep_their_scale() -> No
 def test_cost_is_split_into_benchmark_and_jury_and_per_point() -> None:
     rows = [row("med_qa", "A", "1", 1.0, cost_usd=0.25, input_tokens=100, output_tokens=10),
             row("med_qa", "A", "2", 0.0, cost_usd=0.5, input_tokens=200, output_tokens=20)]
-    for record, jury in zip(rows, (0.125, 0.125)):
-        object.__setattr__(record, "jury_cost_usd", jury)  # the jury's share, as the jury work adds it
+    for record in rows:
+        record.jury_cost_usd = 0.125  # the jury's share of the item's cost
     totals = aggregate(rows, medhelm_ids=IDS).totals["A"]
     assert (totals.input_tokens, totals.output_tokens) == (300, 30)
     assert totals.benchmark_cost_usd == 0.75 and totals.jury_cost_usd == 0.25 and totals.cost_usd == 1.0

@@ -120,8 +120,10 @@ def selection_examples() -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize(("line", "option", "expression"), selection_examples())
 def test_readme_selection_examples_select_items_on_the_mirror(project: Path, line: str, option: str,
                                                                  expression: str) -> None:
-    # The example's own selection, with an offline model instead of the example's.
-    args = ["pytest", "--medhelm-model=baseline-random", "--medhelm-data-dir=../shared/data", option, expression,
+    # The example's own selection, with an offline model instead of the example's (and no jury:
+    # its judges are real models, which need keys).
+    args = ["pytest", "--medhelm-model=baseline-random", "--medhelm-data-dir=../shared/data", "--medhelm-jury=none",
+            option, expression,
             "--collect-only", "-q", "-p", "no:cacheprovider"]
 
     result = run(shlex.join(args), project)

@@ -107,9 +107,8 @@ def _help(*command: str) -> str:
 
 
 def _has_leaderboard_command() -> bool:
-    from pytest_medhelm import cli
-
-    return '"leaderboard"' in Path(cli.__file__).read_text(encoding="utf-8")
+    medhelm = shutil.which("medhelm", path=str(BIN)) or "medhelm"
+    return subprocess.run([medhelm, "leaderboard", "--help"], capture_output=True, timeout=120).returncode == 0
 
 
 # The merge job's `medhelm leaderboard` and the matrix's `--medhelm-shard` belong to the
@@ -125,7 +124,7 @@ def test_every_command_and_option_the_example_uses_exists() -> None:
 
     pytest_help = _help(sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider")
     for flag in pytest_flags:
-        assert re.search(rf"(^|[\s,]){re.escape(flag)}\b", pytest_help, re.MULTILINE), flag
+        assert flag in pytest_help, flag
     medhelm = shutil.which("medhelm", path=str(BIN)) or "medhelm"
     for call in medhelm_calls:
         sub_help = _help(medhelm, call[1], "--help")

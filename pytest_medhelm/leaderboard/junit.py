@@ -42,6 +42,7 @@ def write_summary(results: ResultsFile, path: Path) -> Path:
                 properties.add_property(Property(name, repr(value) if isinstance(value, float) else str(value)))
             case.append(properties)
             suite.add_testcase(case)
+    add_gates(suite, results)
     suite.update_statistics()
     xml = JUnitXml()
     xml.add_testsuite(suite)
@@ -100,3 +101,24 @@ def read_instance_rows(path: Path) -> list[InstanceRecord]:
             except (ValueError, TypeError) as exc:
                 raise JUnitReadError(f"{path}: test case {case.name!r}: {exc}") from None
     return rows
+
+
+def add_gates(suite: TestSuite, results: ResultsFile) -> None:
+    """The run's gates, one test case each (class ``medhelm.gate``): the summary's only failures.
+    A run that is not complete adds a failed ``run`` gate, so a dashboard never shows a green
+    build over a partial or empty run; the status is also a property of the suite."""
+    from junitparser import Failure
+
+    suite.add_property("medhelm.status", results.status)
+    for gate in results.gates:
+        case = TestCase(gate.name, "medhelm.gate")
+        if not gate.passed:
+            failure = Failure(gate.message.splitlines()[0])
+            failure.text = gate.message
+            case.result = [failure]
+        suite.add_testcase(case)
+    if results.status != "complete":
+        case = TestCase("run", "medhelm.gate")
+        failure = Failure(f"the run is {results.status}: {results.status_reason}")
+        case.result = [failure]
+        suite.add_testcase(case)

@@ -57,6 +57,10 @@ def test_a_significant_drop_fails_its_gate_item_and_the_run(mirror: Medhelm) -> 
                                  "gates: 0 passed, 1 failed: medhelm::gate::pubmed_qa"])
     case = junit_cases(mirror.path / "junit.xml")["medhelm.gate::pubmed_qa"]
     assert not case.is_passed and case.result[0].message is not None
+    # medhelm-summary.xml, the file a dashboard publishes: its only failure is the failed gate.
+    summary = junit_cases(mirror.path / "medhelm-results" / "medhelm-summary.xml")
+    assert [name for name, c in summary.items() if not c.is_passed] == ["medhelm.gate::pubmed_qa"]
+    assert any(name.endswith(f"pubmed_qa[{EXTRACTIVE}]") and c.is_passed for name, c in summary.items())
     results = mirror.results()
     assert results.status == "complete"
     assert (results.counts.gates_passed, results.counts.gates_failed) == (0, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -137,8 +137,8 @@ class ContributedBenchmarks:
                 register_markers(config, benchmark)  # known before collection: -m may name them
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> Iterator[list[Any]]:
-        collectors: list[Any] = yield
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> Generator[None, list[Any], list[Any]]:
+        collectors = yield
         path = file_path.resolve()
         ours: pytest.Collector
         if path in self.found.objects:

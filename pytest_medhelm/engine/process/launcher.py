@@ -120,7 +120,7 @@ class _Spawned:
             command += ["--include-text"]
         self._process = subprocess.Popen(command, pass_fds=[sock.fileno() for sock in passed],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        self.pid = self._process.pid
+        self.pid: int | None = self._process.pid
 
     def exitcode(self) -> int | None:
         return self._process.poll()

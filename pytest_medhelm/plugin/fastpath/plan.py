@@ -77,7 +77,9 @@ def selection_elsewhere(config: pytest.Config) -> bool:
     hooks = ("pytest_collection_modifyitems", "pytest_ignore_collect", "pytest_collect_file",
              "pytest_pycollect_makemodule", "pytest_collection")
     for name in hooks:
-        for impl in getattr(config.hook, name).get_hookimpls():
+        # The plugin manager's own callers: before pytest 9.1, config.hook wraps the path hooks
+        # in plain functions, without get_hookimpls.
+        for impl in getattr(config.pluginmanager.hook, name).get_hookimpls():
             if not str(getattr(impl.function, "__module__", "")).startswith(_KNOWN_COLLECTION_HOOKS):
                 return True
     return False

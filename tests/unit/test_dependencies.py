@@ -33,7 +33,10 @@ NOT_IMPORTED = {
 
 
 # Modules imported by code that runs in another interpreter, never in the test environment.
-OTHER_INTERPRETERS = {"helm": "tests/integration/helm_gated_oracle.py runs in the HELM oracle's own venv"}
+OTHER_INTERPRETERS = {
+    "helm": "tests/integration/helm_gated_oracle.py and tests/oracle/ run in the HELM oracle's own venv",
+    "pandas": "tests/oracle/helm_requests.py reads HELM's spreadsheets in the HELM oracle's own venv",
+}
 
 
 def normalize(name: str) -> str:

@@ -76,7 +76,8 @@ def undeclared(files: list[Path], allowed: set[str], local: set[str]) -> list[st
     for path in files:
         name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
         for module in sorted(top_level_imports(path)):
-            if module in sys.stdlib_module_names or module == "pytest_medhelm" or module in local:
+            if module in sys.stdlib_module_names or module == "pytest_medhelm" or module in local \
+                    or module in OTHER_INTERPRETERS:
                 continue
             dists = distributions(module)
             if not dists and (normalize(module) in allowed or module in OTHER_INTERPRETERS):

@@ -148,6 +148,8 @@ class JuryKeyGate:
         self.plugin = plugin
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:
+            return  # nothing will be called
         if self.plugin.settings.jury == () or not any(
                 needs_jury(benchmark) for item in session.items
                 if (benchmark := getattr(item, "benchmark", None)) is not None and hasattr(item, "instance")):

@@ -48,10 +48,25 @@ def _works(python: Path) -> bool:
 
 
 def ensure_venv(wheel: Path, folder: Path | None = None) -> Path:
-    """The oracle's Python, creating the environment if needed; RuntimeError says why it cannot."""
+    """The oracle's Python, creating the environment if needed; RuntimeError says why it cannot.
+
+    xdist workers may ask at once: the first creates it under a lock, the others then reuse it.
+    """
     folder = folder or venv_dir()
     python = _python(folder)
     if _works(python):
+        return python
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / (folder.name + ".lock"), "w") as lock:
+        if os.name != "nt":
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        return _create(wheel, folder, python)
+
+
+def _create(wheel: Path, folder: Path, python: Path) -> Path:
+    if _works(python):  # made by another process while this one waited for the lock
         return python
     if not python.is_file():
         venv.EnvBuilder(with_pip=True).create(folder)

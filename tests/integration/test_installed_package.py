@@ -54,7 +54,7 @@ def test_pip_install_then_the_main_job_from_outside_the_repository(tmp_path: Pat
 
     # python -m pytest: pytest itself is borrowed, so its script is not in the new venv's bin/.
     main_job = [str(python), "-m", "pytest", "--medhelm-model=baseline-extractive",
-                f"--medhelm-data-dir={shared_data}", "-n", "2", "--tb=no", "-q", "-rN", "-p", "no:cacheprovider"]
+                f"--medhelm-data-dir={shared_data}", "--medhelm-jury", "none", "-n", "2", "--tb=no", "-q", "-rN", "-p", "no:cacheprovider"]
     done = subprocess.run(main_job, cwd=outside, env=env, capture_output=True, text=True, timeout=900)
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

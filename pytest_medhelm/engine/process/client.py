@@ -80,7 +80,7 @@ class EngineConnection:
         request_id = next(self._ids)
         future = self._pending[request_id] = asyncio.get_running_loop().create_future()
         writer.write(frame(("complete", request_id, model.name, request_fields(request))))
-        await writer.drain()
+        await self._drain(writer, request_id)
         return await future
 
     async def plan(self, model: ModelConfig, requests: Iterable[ModelRequest]) -> None:
@@ -94,7 +94,18 @@ class EngineConnection:
     async def _send(self, model: ModelConfig, kind: str, requests: Iterable[ModelRequest]) -> None:
         writer = await self._writer(model)
         writer.write(frame((kind, model.name, [request_fields(request) for request in requests])))
-        await writer.drain()
+        await self._drain(writer)
+
+    async def _drain(self, writer: asyncio.StreamWriter, request_id: int | None = None) -> None:
+        # The child can die between two frames, before the receiver has read its end of file: the
+        # write then fails here, and it is the same event as the receiver's, so it is said the same way.
+        try:
+            await writer.drain()
+        except (ConnectionError, OSError):
+            if request_id is not None:
+                self._pending.pop(request_id, None)
+            self._gone = self._gone or self._gone_error()
+            raise self._gone from None
 
     def disconnect(self) -> None:
         """On the engine loop, as it shuts down: close this end."""

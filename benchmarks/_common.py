@@ -40,6 +40,7 @@ OPTIONS = "ABCD"
 
 # -- the model server -----------------------------------------------------------------------------
 
+
 @dataclass
 class Server:
     """The test server in its own process: fixed latency per request, a fixed number of slots."""
@@ -50,8 +51,17 @@ class Server:
     url: str = ""
 
     def start(self) -> Server:
-        command = [sys.executable, "-m", "pytest_medhelm.testserver", "--latency", str(self.latency),
-                   "--slots", str(self.slots), "--port", "0"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest_medhelm.testserver",
+            "--latency",
+            str(self.latency),
+            "--slots",
+            str(self.slots),
+            "--port",
+            "0",
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env())
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
@@ -129,8 +139,7 @@ def items(count: int, *, seed: str = "") -> Iterator[Item]:
     """Synthetic questions: every prompt distinct, so no two requests may share a cache entry."""
     for i in range(count):
         options = tuple(f"option {letter} for item {seed}{i}" for letter in OPTIONS)
-        yield Item(f"{seed}{i:06d}", f"Synthetic question {seed}{i}: which option is correct?",
-                   options, OPTIONS[i % 4])  # type: ignore[arg-type]
+        yield Item(f"{seed}{i:06d}", f"Synthetic question {seed}{i}: which option is correct?", options, OPTIONS[i % 4])  # type: ignore[arg-type]
 
 
 def write_benchmark(folder: Path, name: str, count: int, *, seed: str = "") -> Path:
@@ -147,6 +156,7 @@ def write_benchmark(folder: Path, name: str, count: int, *, seed: str = "") -> P
 
 
 # -- timed runs -----------------------------------------------------------------------------------
+
 
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -175,8 +185,9 @@ def run(command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None)
     log = cwd / "last-run.log"
     with open(log, "w+", encoding="utf-8") as out:
         started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=cwd, env=env or child_env(), stdout=out,
-                                   stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=env or child_env(), stdout=out, stderr=subprocess.STDOUT, text=True
+        )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -184,15 +195,39 @@ def run(command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None)
         output = out.read()
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     scale = 1 / 1024 if sys.platform != "darwin" else 1 / (1024 * 1024)
-    return Run(list(command), wall, process.returncode, usage.ru_maxrss * scale,
-               usage.ru_utime + usage.ru_stime, output)
+    return Run(
+        list(command), wall, process.returncode, usage.ru_maxrss * scale, usage.ru_utime + usage.ru_stime, output
+    )
 
 
-def pytest_command(url: str, paths: Sequence[Path | str], *, concurrency: int, max_instances: int,
-                   cache: Path, output: Path, extra: Sequence[str] = ()) -> list[str]:
-    return [sys.executable, "-m", "pytest", f"--medhelm-model={MODEL}@{url}", *map(str, paths),
-            "--medhelm-concurrency", str(concurrency), "--medhelm-max-instances", str(max_instances),
-            "--medhelm-cache", str(cache), "--medhelm-output", str(output), "-q", "--tb=short", *extra]
+def pytest_command(
+    url: str,
+    paths: Sequence[Path | str],
+    *,
+    concurrency: int,
+    max_instances: int,
+    cache: Path,
+    output: Path,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--medhelm-model={MODEL}@{url}",
+        *map(str, paths),
+        "--medhelm-concurrency",
+        str(concurrency),
+        "--medhelm-max-instances",
+        str(max_instances),
+        "--medhelm-cache",
+        str(cache),
+        "--medhelm-output",
+        str(output),
+        "-q",
+        "--tb=short",
+        *extra,
+    ]
 
 
 def ideal_s(count: int, slots: int, latency: float) -> float:
@@ -200,6 +235,7 @@ def ideal_s(count: int, slots: int, latency: float) -> float:
 
 
 # -- reporting ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Figure:
@@ -237,5 +273,7 @@ def machine() -> str:
     except OSError:
         cpu = platform.processor() or cpu
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"machine: nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}; load average {load}")
+    return (
+        f"machine: nproc {os.cpu_count()}, {cpu}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average {load}"
+    )

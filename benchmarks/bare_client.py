@@ -17,9 +17,13 @@ import aiohttp
 async def send_all(url: str, count: int, concurrency: int) -> None:
     slots = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
         async def one(i: int) -> None:
-            body = {"model": "bench", "max_tokens": 1,
-                    "messages": [{"role": "user", "content": f"Bare client question {i}: which option?"}]}
+            body = {
+                "model": "bench",
+                "max_tokens": 1,
+                "messages": [{"role": "user", "content": f"Bare client question {i}: which option?"}],
+            }
             async with slots, session.post(f"{url}/chat/completions", json=body) as response:
                 response.raise_for_status()
                 await response.json()

@@ -60,8 +60,12 @@ class JudgeServer(Server):
     """The test server answering every request with one valid verdict."""
 
     def start(self) -> JudgeServer:
-        self.process = subprocess.Popen([sys.executable, "-c", JUDGE_SERVER, str(self.latency), str(self.slots)],
-                                        stdout=subprocess.PIPE, text=True, env=child_env())
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", JUDGE_SERVER, str(self.latency), str(self.slots)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().strip()
         self.url = line.removeprefix("listening on ")
@@ -73,8 +77,9 @@ class JudgeServer(Server):
 
 def write_benchmark(folder: Path, name: str, count: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    rows = ["item_id,note,answer"] + [f"{i:06d},Synthetic note {name} {i}: cough for {i % 9 + 1} days.,Bronchitis."
-                                      for i in range(count)]
+    rows = ["item_id,note,answer"] + [
+        f"{i:06d},Synthetic note {name} {i}: cough for {i % 9 + 1} days.,Bronchitis." for i in range(count)
+    ]
     (folder / f"{name}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     path = folder / f"{name}.medhelm.yaml"
     path.write_text(YAML.format(name=name), encoding="utf-8")
@@ -92,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     count = args.items
     ideal = ideal_s(count, args.slots, args.latency) + args.latency
     print(machine())
-    print(f"N={count} items x (1 answer + 3 judges), latency {args.latency} s, {args.slots} slots per server; "
-          f"ideal = ceil(N/slots)*latency + latency = {ideal:.2f} s")
+    print(
+        f"N={count} items x (1 answer + 3 judges), latency {args.latency} s, {args.slots} slots per server; "
+        f"ideal = ceil(N/slots)*latency + latency = {ideal:.2f} s"
+    )
     servers = [Server(latency=args.latency, slots=args.slots)] + [
-        JudgeServer(latency=args.latency, slots=args.slots) for _ in range(3)]
+        JudgeServer(latency=args.latency, slots=args.slots) for _ in range(3)
+    ]
     with tempfile.TemporaryDirectory(prefix="medhelm-jury-") as tmp:
         for server in servers:
             server.start()
@@ -104,9 +112,18 @@ def main(argv: list[str] | None = None) -> int:
             jury = "--medhelm-jury=" + ",".join(f"j{i}@{s.url}" for i, s in enumerate(judges, 1))
             root = Path(tmp)
             warm = write_benchmark(root / "warmup", "warmup", 8)
-            run(pytest_command(answerer.url, [warm], concurrency=args.slots, max_instances=8,
-                               cache=root / "warm.sqlite", output=root / "out-warm", extra=[jury]),
-                cwd=root).check()
+            run(
+                pytest_command(
+                    answerer.url,
+                    [warm],
+                    concurrency=args.slots,
+                    max_instances=8,
+                    cache=root / "warm.sqlite",
+                    output=root / "out-warm",
+                    extra=[jury],
+                ),
+                cwd=root,
+            ).check()
             figures = []
             for workers in args.workers:
                 walls = []
@@ -115,10 +132,19 @@ def main(argv: list[str] | None = None) -> int:
                     for server in servers:
                         server.reset()
                     extra = [jury, *(("-n", str(workers)) if workers > 1 else ())]
-                    result = run(pytest_command(answerer.url, [bench], concurrency=args.slots, max_instances=count,
-                                                cache=root / f"c{workers}-{attempt}.sqlite",
-                                                output=root / f"o{workers}-{attempt}", extra=extra),
-                                 cwd=root, env=child_env(MEDHELM_HOME=str(root / f"home-{workers}-{attempt}")))
+                    result = run(
+                        pytest_command(
+                            answerer.url,
+                            [bench],
+                            concurrency=args.slots,
+                            max_instances=count,
+                            cache=root / f"c{workers}-{attempt}.sqlite",
+                            output=root / f"o{workers}-{attempt}",
+                            extra=extra,
+                        ),
+                        cwd=root,
+                        env=child_env(MEDHELM_HOME=str(root / f"home-{workers}-{attempt}")),
+                    )
                     result.check()
                     sent = [s.stats()["requests"] for s in servers]
                     if sent != [count] * 4:
@@ -126,9 +152,16 @@ def main(argv: list[str] | None = None) -> int:
                     walls.append(result.wall_s)
                 walls.sort()
                 wall = walls[len(walls) // 2]
-                figures.append(Figure(f"jury run, {workers} process(es)", wall, "<= 1.3 x ideal",
-                                      wall <= 1.3 * ideal, ideal=ideal,
-                                      extra={"runs": ", ".join(f"{w:.2f}" for w in walls)} if len(walls) > 1 else {}))
+                figures.append(
+                    Figure(
+                        f"jury run, {workers} process(es)",
+                        wall,
+                        "<= 1.3 x ideal",
+                        wall <= 1.3 * ideal,
+                        ideal=ideal,
+                        extra={"runs": ", ".join(f"{w:.2f}" for w in walls)} if len(walls) > 1 else {},
+                    )
+                )
             return 1 if report(figures) else 0
         finally:
             for server in servers:

@@ -42,11 +42,13 @@ def write_mirror(folder: Path, count: int) -> Path:
     (folder / "pubmed_qa").mkdir(parents=True, exist_ok=True)
     with open(folder / "pubmed_qa" / "test.jsonl", "w", encoding="utf-8") as handle:
         for i in range(count):
-            record = {"pmid": str(10_000_000 + i),
-                      "QUESTION": f"Synthetic question {i}: does compound {i} shorten recovery?",
-                      "CONTEXTS": [f"Synthetic background {i}.", f"Synthetic finding {i}."],
-                      "LABELS": ["BACKGROUND", "RESULTS"],
-                      "final_decision": ("yes", "no", "maybe")[i % 3]}
+            record = {
+                "pmid": str(10_000_000 + i),
+                "QUESTION": f"Synthetic question {i}: does compound {i} shorten recovery?",
+                "CONTEXTS": [f"Synthetic background {i}.", f"Synthetic finding {i}."],
+                "LABELS": ["BACKGROUND", "RESULTS"],
+                "final_decision": ("yes", "no", "maybe")[i % 3],
+            }
             handle.write(json.dumps(record) + "\n")
     if SHARED_HELM.is_dir() and not (folder / "helm").exists():
         (folder / "helm").symlink_to(SHARED_HELM, target_is_directory=True)
@@ -81,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         cases = [case for case in cases if any(part in case[0] for part in args.only)]
 
     print(machine())
-    print(f"N={count} PubMedQA rows, server latency {args.latency} s, {args.slots} slots, "
-          f"--medhelm-concurrency {args.concurrency}; ideal = ceil(N/slots)*latency = {ideal:.2f} s")
-    with tempfile.TemporaryDirectory(prefix="medhelm-selection-") as tmp, \
-            Server(latency=args.latency, slots=args.slots) as server:
+    print(
+        f"N={count} PubMedQA rows, server latency {args.latency} s, {args.slots} slots, "
+        f"--medhelm-concurrency {args.concurrency}; ideal = ceil(N/slots)*latency = {ideal:.2f} s"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="medhelm-selection-") as tmp,
+        Server(latency=args.latency, slots=args.slots) as server,
+    ):
         root = Path(tmp)
         mirror = write_mirror(root / "mirror", count)
         work = root / "work"  # the invocation directory: no tests of its own
@@ -93,10 +99,24 @@ def main(argv: list[str] | None = None) -> int:
         def command(tag: str, extra: list[str]) -> list[str]:
             paths = [arg for arg in extra if arg.endswith(".py")]
             options = [arg for arg in extra if not arg.endswith(".py")]
-            return pytest_command(server.url, paths, concurrency=args.concurrency, max_instances=count,
-                                  cache=root / f"{tag}.sqlite", output=root / f"out-{tag}",
-                                  extra=["--medhelm-data-dir", str(mirror), "-p", "no:cacheprovider", "--tb=no",
-                                         "-rN", *options, *args.extra])
+            return pytest_command(
+                server.url,
+                paths,
+                concurrency=args.concurrency,
+                max_instances=count,
+                cache=root / f"{tag}.sqlite",
+                output=root / f"out-{tag}",
+                extra=[
+                    "--medhelm-data-dir",
+                    str(mirror),
+                    "-p",
+                    "no:cacheprovider",
+                    "--tb=no",
+                    "-rN",
+                    *options,
+                    *args.extra,
+                ],
+            )
 
         def env(tag: str) -> dict[str, str]:
             return child_env(MEDHELM_HOME=str(root / f"home-{tag}"))
@@ -118,10 +138,22 @@ def main(argv: list[str] | None = None) -> int:
             wall, stats, cpu = runs[len(runs) // 2]
             ok = wall <= target * ideal and all(s["duplicates"] == 0 and s["requests"] == count for _, s, _ in runs)
             spread = {"runs": ", ".join(f"{w:.2f}" for w, _, _ in runs)} if len(runs) > 1 else {}
-            figures.append(Figure(name, wall, f"<= {target} x ideal, {count} requests, 0 duplicates", ok, ideal=ideal,
-                                  extra={**spread, "cpu": f"{cpu:.1f} s", "requests": stats["requests"],
-                                         "mean in flight": f"{stats['mean_in_flight']:.1f}",
-                                         "duplicates": stats["duplicates"]}))
+            figures.append(
+                Figure(
+                    name,
+                    wall,
+                    f"<= {target} x ideal, {count} requests, 0 duplicates",
+                    ok,
+                    ideal=ideal,
+                    extra={
+                        **spread,
+                        "cpu": f"{cpu:.1f} s",
+                        "requests": stats["requests"],
+                        "mean in flight": f"{stats['mean_in_flight']:.1f}",
+                        "duplicates": stats["duplicates"],
+                    },
+                )
+            )
             report(figures[-1:])
     missed = sum(not f.ok for f in figures)
     print(f"{len(figures) - missed} of {len(figures)} targets met")

@@ -56,6 +56,7 @@ def faulted_once(server: TestServer) -> None:
                     return False
                 seen.add(prompt)
                 return True
+
         return match
 
     for kind, fault in enumerate(FAULTS):
@@ -93,13 +94,32 @@ def main() -> int:
         faulted_once(server)
         models = folder / "models.yaml"
         models.write_text(MODELS.format(url=server.url), encoding="utf-8")
-        command = [sys.executable, "-m", "pytest", str(yaml), f"--medhelm-models-file={models}",
-                   "--medhelm-model=soak", f"--medhelm-concurrency={args.concurrency}",
-                   f"--medhelm-max-instances={args.items}", f"--medhelm-cache={folder / 'cache.sqlite'}",
-                   f"--medhelm-output={folder / 'out'}", "-q", "--tb=no", "-rN", "-p", "no:cacheprovider"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(yaml),
+            f"--medhelm-models-file={models}",
+            "--medhelm-model=soak",
+            f"--medhelm-concurrency={args.concurrency}",
+            f"--medhelm-max-instances={args.items}",
+            f"--medhelm-cache={folder / 'cache.sqlite'}",
+            f"--medhelm-output={folder / 'out'}",
+            "-q",
+            "--tb=no",
+            "-rN",
+            "-p",
+            "no:cacheprovider",
+        ]
         started = time.monotonic()
-        run = subprocess.Popen(command, cwd=folder, env=child_env(MEDHELM_HOME=str(folder / "home")),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        run = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=child_env(MEDHELM_HOME=str(folder / "home")),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         output: list[str] = []
         reader = threading.Thread(target=lambda: output.extend(run.stdout), daemon=True)  # type: ignore[arg-type]
         reader.start()
@@ -119,18 +139,25 @@ def main() -> int:
         samples["end"] = last
         wall = time.monotonic() - started
         stats = server.stats
-    summary = next((line for line in reversed(output) if " in " in line and ("passed" in line or "failed" in line)),
-                   "").strip()
-    print(f"soak: {args.items} items, concurrency {args.concurrency}, 5% mixed faults (429, 500, hang, malformed, "
-          f"drop), exit status {run.returncode}, {wall:.1f} s")
+    summary = next(
+        (line for line in reversed(output) if " in " in line and ("passed" in line or "failed" in line)), ""
+    ).strip()
+    print(
+        f"soak: {args.items} items, concurrency {args.concurrency}, 5% mixed faults (429, 500, hang, malformed, "
+        f"drop), exit status {run.returncode}, {wall:.1f} s"
+    )
     print(f"  pytest: {summary}")
-    print(f"  server: {stats.requests} requests, {stats.succeeded} answered, {stats.requests - args.items} beyond one "
-          f"per item (about {args.items * len(FAULTS) // 100} faulted first attempts, plus retries of requests that "
-          "timed out on a loaded machine)")
+    print(
+        f"  server: {stats.requests} requests, {stats.succeeded} answered, {stats.requests - args.items} beyond one "
+        f"per item (about {args.items * len(FAULTS) // 100} faulted first attempts, plus retries of requests that "
+        "timed out on a loaded machine)"
+    )
     for when in ("start", "middle", "end"):
         s = samples.get(when, {})
-        print(f"  {when:<6}  peak memory {s.get('peak_kb', 0) / 1024:7.1f} MB  resident {s.get('rss_kb', 0) / 1024:7.1f} MB"
-              f"  open descriptors {s.get('fds', 0):4d}  ({s.get('processes', 0)} processes)")
+        print(
+            f"  {when:<6}  peak memory {s.get('peak_kb', 0) / 1024:7.1f} MB  resident {s.get('rss_kb', 0) / 1024:7.1f} MB"
+            f"  open descriptors {s.get('fds', 0):4d}  ({s.get('processes', 0)} processes)"
+        )
     return 0 if run.returncode in (0, 1) else 1
 
 

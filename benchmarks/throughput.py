@@ -23,8 +23,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (Figure, Server, child_env, ideal_s, machine, pytest_command, report, run,  # noqa: E402
-                     write_benchmark)
+from _common import (
+    Figure,
+    Server,
+    child_env,
+    ideal_s,
+    machine,
+    pytest_command,
+    report,
+    run,  # noqa: E402
+    write_benchmark,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,26 +51,46 @@ def main(argv: list[str] | None = None) -> int:
     ideal = ideal_s(count, args.slots, args.latency)
 
     print(machine())
-    print(f"N={count} items, server latency {args.latency} s, {args.slots} slots, "
-          f"--medhelm-concurrency {args.concurrency}; ideal = ceil(N/slots)*latency = {ideal:.2f} s")
-    with tempfile.TemporaryDirectory(prefix="medhelm-throughput-") as tmp, \
-            Server(latency=args.latency, slots=args.slots) as server:
+    print(
+        f"N={count} items, server latency {args.latency} s, {args.slots} slots, "
+        f"--medhelm-concurrency {args.concurrency}; ideal = ceil(N/slots)*latency = {ideal:.2f} s"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="medhelm-throughput-") as tmp,
+        Server(latency=args.latency, slots=args.slots) as server,
+    ):
         root = Path(tmp)
         bench = write_benchmark(root, "bench", count)
         figures: list[Figure] = []
 
         def command(tag: str, *extra: str) -> list[str]:
-            return pytest_command(server.url, [bench], concurrency=args.concurrency, max_instances=count,
-                                  cache=root / f"{tag}.sqlite", output=root / f"out-{tag}", extra=extra)
+            return pytest_command(
+                server.url,
+                [bench],
+                concurrency=args.concurrency,
+                max_instances=count,
+                cache=root / f"{tag}.sqlite",
+                output=root / f"out-{tag}",
+                extra=extra,
+            )
 
         def env(tag: str) -> dict[str, str]:
             return child_env(MEDHELM_HOME=str(root / f"home-{tag}"))  # a fresh instance cache per cold run
 
         # Untimed: fills the bytecode and OS file caches (and checks the command works at all).
         warmup = write_benchmark(root / "warmup", "warmup", 8)
-        run(pytest_command(server.url, [warmup], concurrency=args.concurrency, max_instances=8,
-                           cache=root / "warmup.sqlite", output=root / "out-warmup"), cwd=root,
-            env=env("warmup")).check()
+        run(
+            pytest_command(
+                server.url,
+                [warmup],
+                concurrency=args.concurrency,
+                max_instances=8,
+                cache=root / "warmup.sqlite",
+                output=root / "out-warmup",
+            ),
+            cwd=root,
+            env=env("warmup"),
+        ).check()
 
         for workers in args.workers:
             extra = ("-n", str(workers)) if workers > 1 else ()
@@ -74,15 +103,29 @@ def main(argv: list[str] | None = None) -> int:
             runs.sort(key=lambda r: r[0])
             wall, stats = runs[len(runs) // 2]  # the median run, with its own server statistics
             mean = stats["mean_in_flight"]
-            ok = (wall <= 1.25 * ideal and all(s["duplicates"] == 0 and s["requests"] == count for _, s in runs)
-                  and (workers > 1 or mean >= 30 * args.slots / 32))
+            ok = (
+                wall <= 1.25 * ideal
+                and all(s["duplicates"] == 0 and s["requests"] == count for _, s in runs)
+                and (workers > 1 or mean >= 30 * args.slots / 32)
+            )
             spread = {"runs": ", ".join(f"{w:.2f}" for w, _ in runs)} if len(runs) > 1 else {}
-            figures.append(Figure(
-                f"cold, {workers} process{'es' if workers > 1 else ''}", wall,
-                "<= 1.25 x ideal" + (", mean in flight >= 30/32" if workers == 1 else "") + ", 0 duplicates",
-                ok, ideal=ideal, extra={**spread, "request phase": f"{stats['window_seconds']:.2f} s",
-                                        "requests": stats["requests"], "peak": stats["peak_in_flight"],
-                                        "mean in flight": f"{mean:.1f}", "duplicates": stats["duplicates"]}))
+            figures.append(
+                Figure(
+                    f"cold, {workers} process{'es' if workers > 1 else ''}",
+                    wall,
+                    "<= 1.25 x ideal" + (", mean in flight >= 30/32" if workers == 1 else "") + ", 0 duplicates",
+                    ok,
+                    ideal=ideal,
+                    extra={
+                        **spread,
+                        "request phase": f"{stats['window_seconds']:.2f} s",
+                        "requests": stats["requests"],
+                        "peak": stats["peak_in_flight"],
+                        "mean in flight": f"{mean:.1f}",
+                        "duplicates": stats["duplicates"],
+                    },
+                )
+            )
             report(figures[-1:])
 
         warm_runs = []
@@ -93,19 +136,35 @@ def main(argv: list[str] | None = None) -> int:
         warm_runs.sort()
         wall, requests = warm_runs[len(warm_runs) // 2]
         spread = {"runs": ", ".join(f"{w:.2f}" for w, _ in warm_runs)} if len(warm_runs) > 1 else {}
-        figures.append(Figure("warm re-run (all cached), 1 process", wall, "< 3 s, 0 requests",
-                              wall < 3.0 and all(r == 0 for _, r in warm_runs),
-                              extra={**spread, "requests": requests}))
+        figures.append(
+            Figure(
+                "warm re-run (all cached), 1 process",
+                wall,
+                "< 3 s, 0 requests",
+                wall < 3.0 and all(r == 0 for _, r in warm_runs),
+                extra={**spread, "requests": requests},
+            )
+        )
         report(figures[-1:])
 
         # The floor of any Python client on this machine and server: aiohttp alone, nothing else.
         server.reset()
-        bare = run([sys.executable, str(Path(__file__).with_name("bare_client.py")), server.url, str(count),
-                    str(args.concurrency)], cwd=root).check()
+        bare = run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("bare_client.py")),
+                server.url,
+                str(count),
+                str(args.concurrency),
+            ],
+            cwd=root,
+        ).check()
         stats = server.stats()
-        print(f"reference, not a target: a bare aiohttp client (bare_client.py), the same {count} requests, "
-              f"{args.concurrency} in flight: wall {bare.wall_s:.2f} s ({bare.wall_s / ideal:.2f} x ideal), "
-              f"request phase {stats['window_seconds']:.2f} s, mean in flight {stats['mean_in_flight']:.1f}")
+        print(
+            f"reference, not a target: a bare aiohttp client (bare_client.py), the same {count} requests, "
+            f"{args.concurrency} in flight: wall {bare.wall_s:.2f} s ({bare.wall_s / ideal:.2f} x ideal), "
+            f"request phase {stats['window_seconds']:.2f} s, mean in flight {stats['mean_in_flight']:.1f}"
+        )
     missed = sum(not f.ok for f in figures)
     print(f"{len(figures) - missed} of {len(figures)} targets met")
     return 1 if missed and args.strict else 0

@@ -26,11 +26,23 @@ __version__ = "0.1.0"
 
 # Imported on first use (PEP 562): pytest imports this package at every start-up, MedHELM run or not.
 # Suite modules import only these names (and the subpackages scorers, metrics and helm).
-_PUBLIC = {"Benchmark": "benchmark", "Instance": "benchmark", "Prompt": "benchmark", "ScoreContext": "benchmark",
-           "DataError": "data.sources", "DataUnavailable": "data.sources", "Fetcher": "data.sources",
-           "DataWarning": "data.sources", "Record": "data.sources", "Source": "data.sources",
-           "read_jsonl": "data.sources", "warn_row": "data.sources",
-           "find_file": "data.owner", "import_pyarrow": "data.owner", "read_csv": "data.owner"}
+_PUBLIC = {
+    "Benchmark": "benchmark",
+    "Instance": "benchmark",
+    "Prompt": "benchmark",
+    "ScoreContext": "benchmark",
+    "DataError": "data.sources",
+    "DataUnavailable": "data.sources",
+    "Fetcher": "data.sources",
+    "DataWarning": "data.sources",
+    "Record": "data.sources",
+    "Source": "data.sources",
+    "read_jsonl": "data.sources",
+    "warn_row": "data.sources",
+    "find_file": "data.owner",
+    "import_pyarrow": "data.owner",
+    "read_csv": "data.owner",
+}
 # Shared mechanisms of several suite modules, as modules: ``shc.benchmark(...)``, ``tokens.count``.
 _MODULES = {"shc": "data.shc", "mtsamples": "data.mtsamples", "tokens": "data.tokens"}
 
@@ -46,6 +58,25 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"pytest_medhelm.{_MODULES[name]}")
     raise AttributeError(f"module 'pytest_medhelm' has no attribute {name!r}")
 
-__all__ = ["Benchmark", "DataError", "DataUnavailable", "DataWarning", "Fetcher", "Instance", "Prompt", "Record",
-           "ScoreContext", "Source", "__version__", "find_file", "import_pyarrow", "mtsamples", "read_csv",
-           "read_jsonl", "shc", "tokens", "warn_row"]
+
+__all__ = [
+    "Benchmark",
+    "DataError",
+    "DataUnavailable",
+    "DataWarning",
+    "Fetcher",
+    "Instance",
+    "Prompt",
+    "Record",
+    "ScoreContext",
+    "Source",
+    "__version__",
+    "find_file",
+    "import_pyarrow",
+    "mtsamples",
+    "read_csv",
+    "read_jsonl",
+    "shc",
+    "tokens",
+    "warn_row",
+]

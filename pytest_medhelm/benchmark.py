@@ -91,9 +91,13 @@ class Prompt:
     @classmethod
     def from_helm(cls, adapter: AdapterStrings) -> Prompt:
         """The prompt layout of one HELM run spec (see :func:`pytest_medhelm.helm.adapter_strings`)."""
-        return cls(instructions=adapter.instructions, input_noun=adapter.input_noun,
-                   output_noun=adapter.output_noun, newline_after_input_noun=adapter.newline_after_input_noun,
-                   multiple_choice=adapter.multiple_choice)
+        return cls(
+            instructions=adapter.instructions,
+            input_noun=adapter.input_noun,
+            output_noun=adapter.output_noun,
+            newline_after_input_noun=adapter.newline_after_input_noun,
+            multiple_choice=adapter.multiple_choice,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +189,9 @@ class Benchmark:
 
             place = load_taxonomy().place(self.id)
             if place is None:
-                raise ValueError(f"benchmark {self.id!r} is not placed in taxonomy.yaml (nor given a category "
-                                 f"and subcategory)")
+                raise ValueError(
+                    f"benchmark {self.id!r} is not placed in taxonomy.yaml (nor given a category and subcategory)"
+                )
             default("category", place[0].id)
             default("subcategory", place[1].name)
         if self.open_ended:

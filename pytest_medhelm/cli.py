@@ -117,26 +117,43 @@ def _prompts(args: argparse.Namespace) -> int:
         return 1
     instances = [i for i in loaded.instances if args.instance in (None, i.id)]
     if not instances:
-        print(f"medhelm prompts: {benchmark.id} has no instance {args.instance!r} among the "
-              f"{len(loaded.instances)} sampled", file=sys.stderr)
+        print(
+            f"medhelm prompts: {benchmark.id} has no instance {args.instance!r} among the "
+            f"{len(loaded.instances)} sampled",
+            file=sys.stderr,
+        )
         return 1
     instance = instances[0]
     request = request_for(benchmark, instance)
     plan = benchmark.plan()
-    where = (f"HELM {package.version}'s package, {package.path} (sha256 {package.sha256})" if package is not None
-             else "our own wording: HELM's package was not found, so scores are not comparable to MedHELM's")
+    where = (
+        f"HELM {package.version}'s package, {package.path} (sha256 {package.sha256})"
+        if package is not None
+        else "our own wording: HELM's package was not found, so scores are not comparable to MedHELM's"
+    )
     if args.json:
-        _print_json({"benchmark": benchmark.id, "instance": instance.id, "prompt_source": plan.source,
-                     "helm_run_spec": benchmark.helm_prompt, "helm_package": str(package.path) if package else None,
-                     "prompt": request.prompt, "max_tokens": request.max_tokens,
-                     "temperature": request.temperature, "stop": list(request.stop)})
+        _print_json(
+            {
+                "benchmark": benchmark.id,
+                "instance": instance.id,
+                "prompt_source": plan.source,
+                "helm_run_spec": benchmark.helm_prompt,
+                "helm_package": str(package.path) if package else None,
+                "prompt": request.prompt,
+                "max_tokens": request.max_tokens,
+                "temperature": request.temperature,
+                "stop": list(request.stop),
+            }
+        )
         return 0
     print(f"benchmark: {benchmark.id}   instance: {instance.id}")
     print(f"prompt source: {plan.source} ({where})")
     if benchmark.helm_prompt:
         print(f"HELM run spec: {benchmark.helm_prompt}")
-    print(f"max_tokens: {request.max_tokens}   temperature: {request.temperature:g}   "
-          f"stop: {list(request.stop) or 'none'}")
+    print(
+        f"max_tokens: {request.max_tokens}   temperature: {request.temperature:g}   "
+        f"stop: {list(request.stop) or 'none'}"
+    )
     print("----- prompt (exactly as sent, between these lines) -----")
     print(request.prompt)
     print("----- end of prompt -----")
@@ -146,23 +163,36 @@ def _prompts(args: argparse.Namespace) -> int:
 def benchmark_rows(benchmarks: Sequence[Benchmark], settings: DataSettings) -> list[dict[str, Any]]:
     """One JSON-ready row per benchmark, in taxonomy order."""
     taxonomy = load_taxonomy()
-    order = {name: i for i, name in enumerate([c.id for c in taxonomy.categories]
-                                              + [s.name for s in taxonomy.subcategories])}
+    order = {
+        name: i for i, name in enumerate([c.id for c in taxonomy.categories] + [s.name for s in taxonomy.subcategories])
+    }
     names = {c.id: c.name for c in taxonomy.categories}
     rows = []
-    for b in sorted(benchmarks, key=lambda b: (order.get(b.category, len(order)), order.get(b.subcategory, len(order)),
-                                               b.subcategory, b.id)):
+    for b in sorted(
+        benchmarks,
+        key=lambda b: (order.get(b.category, len(order)), order.get(b.subcategory, len(order)), b.subcategory, b.id),
+    ):
         found = locate(b, settings)
-        rows.append({
-            "id": b.id, "name": b.name,
-            "category": b.category, "category_name": names.get(b.category, b.category),
-            "subcategory": b.subcategory, "access": b.access,
-            "metric": b.main_metric, "jury_metric": b.jury_metric,
-            "kind": "open" if b.open_ended else "closed", "max_tokens": b.max_tokens,
-            "source": {"upstream": b.source.upstream, "how_to_get": b.source.how_to_get,
-                       "downloadable": b.source.fetch is not None},
-            "local": {"path": str(found[0]), "kind": found[1]} if found else None,
-        })
+        rows.append(
+            {
+                "id": b.id,
+                "name": b.name,
+                "category": b.category,
+                "category_name": names.get(b.category, b.category),
+                "subcategory": b.subcategory,
+                "access": b.access,
+                "metric": b.main_metric,
+                "jury_metric": b.jury_metric,
+                "kind": "open" if b.open_ended else "closed",
+                "max_tokens": b.max_tokens,
+                "source": {
+                    "upstream": b.source.upstream,
+                    "how_to_get": b.source.how_to_get,
+                    "downloadable": b.source.fetch is not None,
+                },
+                "local": {"path": str(found[0]), "kind": found[1]} if found else None,
+            }
+        )
     return rows
 
 
@@ -175,16 +205,27 @@ def _benchmarks(args: argparse.Namespace) -> int:
         return 1 if broken else 0
     header = ("id", "name", "category", "subcategory", "access", "metric", "kind", "local data", "data source")
     table = [header] + [
-        (r["id"], r["name"], r["category"], r["subcategory"], r["access"], r["metric"], r["kind"],
-         f"{r['local']['path']} ({r['local']['kind']})" if r["local"] else "absent", r["source"]["upstream"])
+        (
+            r["id"],
+            r["name"],
+            r["category"],
+            r["subcategory"],
+            r["access"],
+            r["metric"],
+            r["kind"],
+            f"{r['local']['path']} ({r['local']['kind']})" if r["local"] else "absent",
+            r["source"]["upstream"],
+        )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     present = sum(1 for r in rows if r["local"])
-    print(f"\n{len(rows)} benchmarks, {present} with local data"
-          + (f" (checked {args.data_dir} and the download cache)" if args.data_dir else " (download cache only)"))
+    print(
+        f"\n{len(rows)} benchmarks, {present} with local data"
+        + (f" (checked {args.data_dir} and the download cache)" if args.data_dir else " (download cache only)")
+    )
     return 1 if broken else 0
 
 
@@ -196,13 +237,28 @@ def taxonomy_tree(benchmarks: Sequence[Benchmark]) -> dict[str, Any]:
     for category in taxonomy.categories:
         subs = []
         for sub in category.subcategories:
-            entries = [{"id": i, "name": by_id[i].name if i in by_id else None, "implemented": i in by_id}
-                       for i in sub.benchmarks]
-            subs.append({"id": sub.id, "name": sub.name, "tasks": list(sub.tasks), "benchmarks": entries,
-                         "implemented": sum(e["implemented"] for e in entries)})
-        categories.append({"id": category.id, "name": category.name, "subcategories": subs,
-                           "benchmarks": sum(len(s["benchmarks"]) for s in subs),
-                           "implemented": sum(s["implemented"] for s in subs)})
+            entries = [
+                {"id": i, "name": by_id[i].name if i in by_id else None, "implemented": i in by_id}
+                for i in sub.benchmarks
+            ]
+            subs.append(
+                {
+                    "id": sub.id,
+                    "name": sub.name,
+                    "tasks": list(sub.tasks),
+                    "benchmarks": entries,
+                    "implemented": sum(e["implemented"] for e in entries),
+                }
+            )
+        categories.append(
+            {
+                "id": category.id,
+                "name": category.name,
+                "subcategories": subs,
+                "benchmarks": sum(len(s["benchmarks"]) for s in subs),
+                "implemented": sum(s["implemented"] for s in subs),
+            }
+        )
     placed = {b for s in taxonomy.subcategories for b in s.benchmarks}
     # Suites whose declared place disagrees with the taxonomy file (or that it does not list).
     misplaced = []
@@ -210,14 +266,19 @@ def taxonomy_tree(benchmarks: Sequence[Benchmark]) -> dict[str, Any]:
         place = taxonomy.place(b.id)
         where = (place[0].id, place[1].name) if place else None
         if where is None or (where[0], slug(where[1])) != (b.category, slug(b.subcategory)):
-            misplaced.append({"id": b.id, "declared": [b.category, b.subcategory],
-                              "taxonomy": list(where) if where else None})
+            misplaced.append(
+                {"id": b.id, "declared": [b.category, b.subcategory], "taxonomy": list(where) if where else None}
+            )
     return {
         "tasks_total": taxonomy.tasks_total,
-        "counts": {"categories": len(taxonomy.categories), "subcategories": len(taxonomy.subcategories),
-                   "tasks_total": taxonomy.tasks_total,
-                   "tasks_named": sum(len(s.tasks) for s in taxonomy.subcategories),
-                   "benchmarks": len(placed), "implemented": len(placed & set(by_id))},
+        "counts": {
+            "categories": len(taxonomy.categories),
+            "subcategories": len(taxonomy.subcategories),
+            "tasks_total": taxonomy.tasks_total,
+            "tasks_named": sum(len(s.tasks) for s in taxonomy.subcategories),
+            "benchmarks": len(placed),
+            "implemented": len(placed & set(by_id)),
+        },
         "categories": categories,
         "misplaced": misplaced,
     }
@@ -230,12 +291,13 @@ def _taxonomy(args: argparse.Namespace) -> int:
         _print_json({**tree, "broken": broken})
         return 1 if broken else 0
     counts = tree["counts"]
-    print(f"MedHELM taxonomy: {counts['categories']} categories, {counts['subcategories']} subcategories, "
-          f"{counts['tasks_total']} tasks ({counts['tasks_named']} named publicly); "
-          f"{counts['implemented']} of {counts['benchmarks']} benchmarks implemented")
+    print(
+        f"MedHELM taxonomy: {counts['categories']} categories, {counts['subcategories']} subcategories, "
+        f"{counts['tasks_total']} tasks ({counts['tasks_named']} named publicly); "
+        f"{counts['implemented']} of {counts['benchmarks']} benchmarks implemented"
+    )
     for category in tree["categories"]:
-        print(f"\n{category['name']} [{category['id']}]: "
-              f"{category['implemented']}/{category['benchmarks']} benchmarks")
+        print(f"\n{category['name']} [{category['id']}]: {category['implemented']}/{category['benchmarks']} benchmarks")
         for sub in category["subcategories"]:
             print(f"  {sub['name']} [{sub['id']}]: {sub['implemented']}/{len(sub['benchmarks'])} benchmarks")
             for entry in sub["benchmarks"]:
@@ -244,8 +306,10 @@ def _taxonomy(args: argparse.Namespace) -> int:
             for task in sub["tasks"]:
                 print(f"    task: {task}")
     for wrong in tree["misplaced"]:
-        print(f"medhelm: {wrong['id']} declares {wrong['declared']} but the taxonomy places it at "
-              f"{wrong['taxonomy']}", file=sys.stderr)
+        print(
+            f"medhelm: {wrong['id']} declares {wrong['declared']} but the taxonomy places it at {wrong['taxonomy']}",
+            file=sys.stderr,
+        )
     return 1 if broken or tree["misplaced"] else 0
 
 
@@ -264,8 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     dl = commands.add_parser("download", help="write the local data mirror from the upstream sources")
     dl.add_argument("--to", required=True, metavar="DIR", help="mirror folder (then pass --medhelm-data-dir DIR)")
-    dl.add_argument("ids", nargs="*", metavar="ID",
-                    help="benchmark ids, or helm for HELM's package (default: every public benchmark and helm)")
+    dl.add_argument(
+        "ids",
+        nargs="*",
+        metavar="ID",
+        help="benchmark ids, or helm for HELM's package (default: every public benchmark and helm)",
+    )
     dl.set_defaults(run=_download)
     ls = commands.add_parser("benchmarks", help="list every benchmark and whether its data is present")
     ls.add_argument("--data-dir", metavar="DIR", help="local data mirror to check")
@@ -282,10 +350,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("--json", action="store_true", help="machine-readable output")
     pr.set_defaults(run=_prompts)
     add_commands(commands)
-    ag = commands.add_parser("agreement", help="agreement of the jury with clinicians, and of clinicians "
-                                               "with each other, from a ratings CSV (ICC with 95%% CIs)")
-    ag.add_argument("ratings", metavar="RATINGS.csv",
-                    help="columns item_id, rater, rater_kind (clinician|jury), score; optional criterion, dataset")
+    ag = commands.add_parser(
+        "agreement",
+        help="agreement of the jury with clinicians, and of clinicians "
+        "with each other, from a ratings CSV (ICC with 95%% CIs)",
+    )
+    ag.add_argument(
+        "ratings",
+        metavar="RATINGS.csv",
+        help="columns item_id, rater, rater_kind (clinician|jury), score; optional criterion, dataset",
+    )
     ag.add_argument("--json", action="store_true", help="machine-readable output")
     ag.set_defaults(run=lambda args: _agreement(args.ratings, args.json))
     from pytest_medhelm.leaderboard.commands import add_commands as add_leaderboard_commands

@@ -23,8 +23,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     gate.add_argument("--baseline", metavar="PREVIOUS.json", help="a previous complete run to compare with")
     gate.add_argument("--max-drop", type=float, default=None, help="allowed drop of a 0-1 score (default 0.02)")
     gate.add_argument("--alpha", type=float, default=None, help="significance level of the paired test (default 0.05)")
-    gate.add_argument("--gates", metavar="FILE", default=None,
-                      help="gates file (default: [tool.medhelm.gates] in ./pyproject.toml, else ./medhelm.yaml)")
+    gate.add_argument(
+        "--gates",
+        metavar="FILE",
+        default=None,
+        help="gates file (default: [tool.medhelm.gates] in ./pyproject.toml, else ./medhelm.yaml)",
+    )
     gate.add_argument("--junitxml", metavar="PATH", default=None, help="write one JUnit test case per gate")
     gate.set_defaults(run=gate_command)
     schema = commands.add_parser("schema", help="print the JSON Schema of results.json")
@@ -74,14 +78,18 @@ def gate_command(args: argparse.Namespace) -> int:
     verdicts = evaluate(results, config, baseline=baseline, max_drop=args.max_drop, alpha=args.alpha)
     if results.status != "complete":
         for verdict in verdicts:
-            verdict.checks = [Check("run", False, f"not judged: {args.results} is {results.status} "
-                                                  f"({results.status_reason})")]
+            verdict.checks = [
+                Check("run", False, f"not judged: {args.results} is {results.status} ({results.status_reason})")
+            ]
     if args.junitxml:
         write_junit(Path(args.junitxml), verdicts)
     if not verdicts:
-        print(f"medhelm gate: no gate to judge: no gates configured ({source or 'no gates file'}) and no --baseline"
-              if baseline is None and source is None else "medhelm gate: no gate applies to this run's benchmarks",
-              file=sys.stderr)
+        print(
+            f"medhelm gate: no gate to judge: no gates configured ({source or 'no gates file'}) and no --baseline"
+            if baseline is None and source is None
+            else "medhelm gate: no gate applies to this run's benchmarks",
+            file=sys.stderr,
+        )
         return EXIT_NOTHING
     for verdict in verdicts:
         print(verdict.message())

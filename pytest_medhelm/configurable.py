@@ -75,8 +75,10 @@ JURY_METRIC = "jury_score"
 # A user benchmark id becomes a marker: it must not shadow the markers every item carries.
 _RESERVED = {"medhelm", "public", "gated", "private", "open_ended", "closed_ended", CUSTOM}
 # MedHELM's own key names, pointed at ours when someone brings a HELM config over.
-_HINTS = {"dataset_file": "use `data:` (the CSV or JSONL, relative to this file)",
-          "prompt_file": "use `prompt:` with the template itself"}
+_HINTS = {
+    "dataset_file": "use `data:` (the CSV or JSONL, relative to this file)",
+    "prompt_file": "use `prompt:` with the template itself",
+}
 
 
 class DefinitionError(DataError):
@@ -84,6 +86,7 @@ class DefinitionError(DataError):
 
 
 # -- schema -----------------------------------------------------------------------------------------
+
 
 class MetricEntry(BaseModel):
     """One entry of ``metrics``: a bare name, or a mapping (the jury needs its rubric)."""
@@ -181,6 +184,7 @@ class UserBenchmark(Benchmark):
 
 # -- YAML with line numbers -------------------------------------------------------------------------
 
+
 def _line_of(root: yaml.Node, loc: Sequence[str | int]) -> int:
     """1-based line of the deepest node of ``loc`` present in the file (a key's own line)."""
     node, line = root, root.start_mark.line + 1
@@ -201,7 +205,9 @@ def _line_of(root: yaml.Node, loc: Sequence[str | int]) -> int:
 def _template_line(root: yaml.Node, template: str, field: str) -> int:
     """The line of ``{field}`` inside a ``prompt: |`` block; otherwise the ``prompt`` key's line."""
     line = _line_of(root, ["prompt"])
-    value = next((v for k, v in root.value if k.value == "prompt"), None) if isinstance(root, yaml.MappingNode) else None
+    value = (
+        next((v for k, v in root.value if k.value == "prompt"), None) if isinstance(root, yaml.MappingNode) else None
+    )
     if isinstance(value, yaml.ScalarNode) and value.style == "|":
         for offset, text in enumerate(template.splitlines()):
             if any(name == field for name in _fields(text, strict=False)):
@@ -214,13 +220,17 @@ def _compose(path: Path, text: str) -> yaml.Node:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise DefinitionError(f"not valid YAML ({exc.problem or exc.context})", file=path,
-                              line=mark.line + 1 if mark else None) from None
+        raise DefinitionError(
+            f"not valid YAML ({exc.problem or exc.context})", file=path, line=mark.line + 1 if mark else None
+        ) from None
     except yaml.YAMLError as exc:
         raise DefinitionError(f"not valid YAML ({exc})", file=path) from None
     if not isinstance(root, yaml.MappingNode):
-        raise DefinitionError("expected a mapping of keys (name:, prompt:, data:, metrics: ...)", file=path,
-                              line=root.start_mark.line + 1 if root is not None else 1)
+        raise DefinitionError(
+            "expected a mapping of keys (name:, prompt:, data:, metrics: ...)",
+            file=path,
+            line=root.start_mark.line + 1 if root is not None else 1,
+        )
     return root
 
 
@@ -248,6 +258,7 @@ def _validate(path: Path, root: yaml.Node, data: Any) -> Definition:
 
 # -- data ------------------------------------------------------------------------------------------
 
+
 def _fields(template: str, *, strict: bool = True) -> list[str]:
     """The ``{column}`` names of a template, in order (``{{``/``}}`` are literal braces)."""
     try:
@@ -274,8 +285,12 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                     continue  # a blank line
                 if len(row) != len(header):
                     missing = header[len(row)] if len(row) < len(header) else None
-                    raise DataError(f"{len(row)} values for the header's {len(header)} columns", file=path,
-                                    line=number, field=missing)
+                    raise DataError(
+                        f"{len(row)} values for the header's {len(header)} columns",
+                        file=path,
+                        line=number,
+                        field=missing,
+                    )
                 yield number, dict(zip(header, row))
     except csv.Error as exc:
         raise DataError(f"malformed CSV ({exc})", file=path, line=number + 1) from None
@@ -336,6 +351,7 @@ class _Reader:
 
     def __call__(self, folder: Path) -> Iterator[Record]:
         for line, row in _rows(self.path):
+
             def cell(column: str) -> str:
                 if column not in row:
                     raise DataError("missing column", file=self.path, line=line, field=column)
@@ -348,13 +364,22 @@ class _Reader:
             if not instance_id:
                 raise DataError("empty id", file=self.path, line=line, field=self.id_column)
             incorrect = _incorrect(row[MHELM_INCORRECT], self.path, line) if MHELM_INCORRECT in row else ()
-            yield {"id": instance_id, "input": self.template.format_map({f: cell(f) for f in self.fields}),
-                   "reference": reference, "incorrect_answers": list(incorrect), "line": line}
+            yield {
+                "id": instance_id,
+                "input": self.template.format_map({f: cell(f) for f in self.fields}),
+                "reference": reference,
+                "incorrect_answers": list(incorrect),
+                "line": line,
+            }
 
 
 def _to_instance(record: Mapping[str, Any]) -> Instance:
-    return Instance(id=record["id"], input=record["input"], reference=record["reference"],
-                    extra={"line": record["line"], MHELM_INCORRECT: tuple(record["incorrect_answers"])})
+    return Instance(
+        id=record["id"],
+        input=record["input"],
+        reference=record["reference"],
+        extra={"line": record["line"], MHELM_INCORRECT: tuple(record["incorrect_answers"])},
+    )
 
 
 @dataclass(frozen=True)
@@ -377,6 +402,7 @@ class _Scorer:
 
 # -- the benchmark ---------------------------------------------------------------------------------
 
+
 def _place(path: Path, root: yaml.Node, spec: Definition) -> tuple[str, str]:
     """(category id, subcategory name), checked against MedHELM's taxonomy."""
     if spec.category.strip().lower() == CUSTOM:
@@ -386,15 +412,26 @@ def _place(path: Path, root: yaml.Node, spec: Definition) -> tuple[str, str]:
     category = next((c for c in taxonomy.categories if wanted in (c.id, c.name.lower())), None)
     if category is None:
         valid = ", ".join(c.id for c in taxonomy.categories)
-        raise DefinitionError(f"unknown category {spec.category!r}; use one of {valid}, or {CUSTOM}",
-                              file=path, line=_line_of(root, ["category"]), field="category")
+        raise DefinitionError(
+            f"unknown category {spec.category!r}; use one of {valid}, or {CUSTOM}",
+            file=path,
+            line=_line_of(root, ["category"]),
+            field="category",
+        )
     sub = next((s for s in category.subcategories if slug(spec.subcategory) == s.id), None)
     if sub is None:
         elsewhere = next((s for s in taxonomy.subcategories if slug(spec.subcategory) == s.id), None)
-        hint = (f"it belongs to category {elsewhere.category}" if elsewhere else
-                "use one of: " + "; ".join(s.name for s in category.subcategories))
-        raise DefinitionError(f"{spec.subcategory!r} is not a subcategory of {category.name}: {hint}",
-                              file=path, line=_line_of(root, ["subcategory"]), field="subcategory")
+        hint = (
+            f"it belongs to category {elsewhere.category}"
+            if elsewhere
+            else "use one of: " + "; ".join(s.name for s in category.subcategories)
+        )
+        raise DefinitionError(
+            f"{spec.subcategory!r} is not a subcategory of {category.name}: {hint}",
+            file=path,
+            line=_line_of(root, ["subcategory"]),
+            field="subcategory",
+        )
     return category.id, sub.name
 
 
@@ -404,8 +441,9 @@ def _check_name(path: Path, root: yaml.Node, name: str) -> None:
     markers = _RESERVED | {c.id for c in taxonomy.categories} | {s.id for s in taxonomy.subcategories}
     if name in builtin or name in markers:
         what = "a built-in MedHELM benchmark" if name in builtin else "a marker every item may carry"
-        raise DefinitionError(f"{name!r} is {what}; choose another name", file=path,
-                              line=_line_of(root, ["name"]), field="name")
+        raise DefinitionError(
+            f"{name!r} is {what}; choose another name", file=path, line=_line_of(root, ["name"]), field="name"
+        )
 
 
 def load_user_benchmark(path: Path) -> UserBenchmark:
@@ -437,8 +475,11 @@ def load_user_benchmark(path: Path) -> UserBenchmark:
         if not re.fullmatch(r"[^.\[\]!:]+", name):
             raise fail(f"{{{name}}} is not a plain column name", "prompt", _template_line(root, spec.prompt, name))
         if name not in columns:
-            raise fail(f"unknown column {{{name}}}: {data.name} has {', '.join(columns)}", "prompt",
-                       _template_line(root, spec.prompt, name))
+            raise fail(
+                f"unknown column {{{name}}}: {data.name} has {', '.join(columns)}",
+                "prompt",
+                _template_line(root, spec.prompt, name),
+            )
     for field in ("id_column", "reference"):
         column = getattr(spec, field)
         if column is not None and column not in columns:
@@ -448,8 +489,7 @@ def load_user_benchmark(path: Path) -> UserBenchmark:
     jury_only = set(metrics) == {"jury"}
     reference = spec.reference or (MHELM_GOLD if MHELM_GOLD in columns else None)
     if reference is None and not jury_only:
-        raise fail(f"no gold answer: name its column with `reference:` (or add a {MHELM_GOLD} column)",
-                   "reference")
+        raise fail(f"no gold answer: name its column with `reference:` (or add a {MHELM_GOLD} column)", "reference")
     main = "rouge_l" if metrics[0] == "jury" else metrics[0]
     jury = next((m for m in spec.metrics if m.name == "jury"), None)
     return UserBenchmark(
@@ -458,10 +498,12 @@ def load_user_benchmark(path: Path) -> UserBenchmark:
         category=category,
         subcategory=subcategory,
         access=spec.access,
-        source=Source(upstream=f"user-defined: {data}", how_to_get=f"The data file named in {path} (data:).",
-                      read_local=_Reader(data, spec.prompt, fields, reference, spec.id_column,
-                                         needs_gold=not jury_only),
-                      local_files=(data, path)),
+        source=Source(
+            upstream=f"user-defined: {data}",
+            how_to_get=f"The data file named in {path} (data:).",
+            read_local=_Reader(data, spec.prompt, fields, reference, spec.id_column, needs_gold=not jury_only),
+            local_files=(data, path),
+        ),
         to_instance=_to_instance,
         prompt=Prompt(instructions=spec.instructions.strip()),
         scorer=_Scorer(metrics),
@@ -475,7 +517,8 @@ def load_user_benchmark(path: Path) -> UserBenchmark:
         data_file=data,
         metrics=metrics,
         jury=JuryConfig(tuple(jury.rubric.items()), tuple(jury.judges), (0.0, float(jury.max_score)))
-        if jury is not None and jury.rubric else None,
+        if jury is not None and jury.rubric
+        else None,
     )
 
 

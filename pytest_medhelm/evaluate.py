@@ -30,12 +30,19 @@ class Outcome:
 
 def request_for(benchmark: Benchmark, instance: Instance) -> ModelRequest:
     plan = benchmark.plan()
-    return ModelRequest(prompt=plan.render(instance), max_tokens=plan.max_tokens, temperature=plan.temperature,
-                        stop=plan.stop, choices=instance.choices, context=instance.input)
+    return ModelRequest(
+        prompt=plan.render(instance),
+        max_tokens=plan.max_tokens,
+        temperature=plan.temperature,
+        stop=plan.stop,
+        choices=instance.choices,
+        context=instance.input,
+    )
 
 
-async def evaluate(benchmark: Benchmark, instance: Instance, model: ModelConfig, engine: Engine,
-                   ctx: ScoreContext) -> Outcome:
+async def evaluate(
+    benchmark: Benchmark, instance: Instance, model: ModelConfig, engine: Engine, ctx: ScoreContext
+) -> Outcome:
     completion = await engine.complete(model, request_for(benchmark, instance))
     metrics = await benchmark.score(instance, completion.text, ctx)
     return Outcome(benchmark, instance, completion, metrics, ctx.extras.get("jury"))

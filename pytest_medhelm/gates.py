@@ -89,8 +89,9 @@ def _parse(data: Any, source: str) -> GateConfig:
 def load_gate_config(rootdir: Path, path: Path | None = None) -> tuple[GateConfig, str | None]:
     """The gates of a project: ``path`` if given, else ``[tool.medhelm.gates]`` in the rootdir's
     pyproject.toml, else ``gates:`` in its medhelm.yaml. Returns the config and where it came from."""
-    candidates = [path] if path is not None else [rootdir / "pyproject.toml", rootdir / "medhelm.yaml",
-                                                  rootdir / "medhelm.yml"]
+    candidates = (
+        [path] if path is not None else [rootdir / "pyproject.toml", rootdir / "medhelm.yaml", rootdir / "medhelm.yml"]
+    )
     for candidate in candidates:
         if candidate is None or not candidate.is_file():
             if path is not None:
@@ -171,9 +172,14 @@ class GateVerdict:
         return "\n".join(lines)
 
     def as_record(self) -> dict[str, Any]:
-        return {"name": self.name, "target": self.target, "model": self.model, "passed": self.passed,
-                "message": self.message(),
-                "checks": [{"kind": c.kind, "passed": c.passed, "text": c.text, **c.numbers} for c in self.checks]}
+        return {
+            "name": self.name,
+            "target": self.target,
+            "model": self.model,
+            "passed": self.passed,
+            "message": self.message(),
+            "checks": [{"kind": c.kind, "passed": c.passed, "text": c.text, **c.numbers} for c in self.checks],
+        }
 
 
 Scores = dict[tuple[str, str, str], InstanceRecord]  # (benchmark, run, instance id) -> row
@@ -194,19 +200,22 @@ def _members(target: str, kind: str, rows: Iterable[InstanceRecord]) -> set[str]
 
 def _benchmark_arrays(new: Scores, old: Scores, benchmark: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     keys = sorted(k for k in new if k[0] == benchmark and k in old)
-    return (np.array([new[k].normalized for k in keys], dtype=float),
-            np.array([old[k].normalized for k in keys], dtype=float), [k[1] for k in keys])
+    return (
+        np.array([new[k].normalized for k in keys], dtype=float),
+        np.array([old[k].normalized for k in keys], dtype=float),
+        [k[1] for k in keys],
+    )
 
 
-def compare(new: Scores, old: Scores, benchmarks: Iterable[str], *, seed: int = SEED,
-            resamples: int = 2000) -> Comparison | None:
+def compare(
+    new: Scores, old: Scores, benchmarks: Iterable[str], *, seed: int = SEED, resamples: int = 2000
+) -> Comparison | None:
     """New against old over ``benchmarks`` (the target's score is the mean of their scores; a
     benchmark's is the mean of its runs' means): difference, 95% interval and p-value."""
     from pytest_medhelm.leaderboard import stats
 
     wanted = set(benchmarks)
-    excluded = sorted(f"{k[0]}/{k[2]}" + (f" ({k[1]})" if k[1] else "") for k in set(new) ^ set(old)
-                      if k[0] in wanted)
+    excluded = sorted(f"{k[0]}/{k[2]}" + (f" ({k[1]})" if k[1] else "") for k in set(new) ^ set(old) if k[0] in wanted)
     arrays = {}
     for benchmark in sorted(wanted):
         a, b, runs = _benchmark_arrays(new, old, benchmark)
@@ -215,18 +224,31 @@ def compare(new: Scores, old: Scores, benchmarks: Iterable[str], *, seed: int = 
     if not arrays:
         return None
     if len(arrays) == 1:
-        (a, b, runs), = arrays.values()
+        ((a, b, runs),) = arrays.values()
         test = stats.paired_test(a, b, runs, seed=seed)
         interval = stats.paired_bootstrap(a, b, runs, seed=seed, resamples=resamples).interval
         assert interval is not None
         old_score, new_score = stats.score_of(b, runs), stats.score_of(a, runs)
-        return Comparison(old_score, new_score, new_score - old_score, interval.low, interval.high,
-                          test.p_value, test.method, len(a), tuple(excluded))
+        return Comparison(
+            old_score,
+            new_score,
+            new_score - old_score,
+            interval.low,
+            interval.high,
+            test.p_value,
+            test.method,
+            len(a),
+            tuple(excluded),
+        )
     # Several benchmarks: the mean of per-benchmark differences, each benchmark's instances
     # resampled on their own (benchmarks are independent samples).
-    replicates = np.mean([stats.bootstrap_replicates(a - b, runs, resamples=resamples,
-                                                     seed=stats.derive_seed(seed, name))[:, 0]
-                          for name, (a, b, runs) in arrays.items()], axis=0)
+    replicates = np.mean(
+        [
+            stats.bootstrap_replicates(a - b, runs, resamples=resamples, seed=stats.derive_seed(seed, name))[:, 0]
+            for name, (a, b, runs) in arrays.items()
+        ],
+        axis=0,
+    )
     new_score = float(np.mean([stats.score_of(a, runs) for a, _, runs in arrays.values()]))
     old_score = float(np.mean([stats.score_of(b, runs) for _, b, runs in arrays.values()]))
     observed = new_score - old_score
@@ -237,8 +259,17 @@ def compare(new: Scores, old: Scores, benchmarks: Iterable[str], *, seed: int = 
         extreme = int(np.sum(np.abs(replicates - observed) >= abs(observed) - 1e-12))
         p_value = (extreme + 1) / (len(replicates) + 1)
     interval = stats.percentile_interval(replicates)
-    return Comparison(old_score, new_score, observed, interval.low, interval.high, float(p_value),
-                      "paired_bootstrap", sum(len(a) for a, _, _ in arrays.values()), tuple(excluded))
+    return Comparison(
+        old_score,
+        new_score,
+        observed,
+        interval.low,
+        interval.high,
+        float(p_value),
+        "paired_bootstrap",
+        sum(len(a) for a, _, _ in arrays.values()),
+        tuple(excluded),
+    )
 
 
 def _excluded_text(excluded: Sequence[str]) -> str:
@@ -250,8 +281,11 @@ def _excluded_text(excluded: Sequence[str]) -> str:
 
 def baseline_check(comparison: Comparison | None, *, max_drop: float, alpha: float, baseline_model: str) -> Check:
     if comparison is None:
-        return Check("baseline", False, f"no instance scored in both this run and the baseline ({baseline_model}): "
-                                        "nothing to compare")
+        return Check(
+            "baseline",
+            False,
+            f"no instance scored in both this run and the baseline ({baseline_model}): nothing to compare",
+        )
     c = comparison
     significant = c.p_value < alpha
     too_far = c.drop > max_drop + 1e-12
@@ -264,12 +298,25 @@ def baseline_check(comparison: Comparison | None, *, max_drop: float, alpha: flo
         why = f"the drop {c.drop:.3f} exceeds the allowed {max_drop:.3f} but is within noise (p >= {alpha:g})"
     else:
         why = f"the drop {c.drop:.3f} exceeds the allowed {max_drop:.3f} and is significant (p < {alpha:g})"
-    text = (f"{c.old:.3f} -> {c.new:.3f} against {baseline_model}: difference {c.difference:+.3f} "
-            f"(95% CI {c.low:+.3f} to {c.high:+.3f}), p = {c.p_value:.4g} ({c.method}, {c.paired} paired "
-            f"instances): {why}{_excluded_text(c.excluded)}")
-    numbers = {"old": c.old, "new": c.new, "difference": c.difference, "ci_low": c.low, "ci_high": c.high,
-               "p_value": c.p_value, "method": c.method, "paired": c.paired, "excluded": list(c.excluded),
-               "max_drop": max_drop, "alpha": alpha, "baseline_model": baseline_model}
+    text = (
+        f"{c.old:.3f} -> {c.new:.3f} against {baseline_model}: difference {c.difference:+.3f} "
+        f"(95% CI {c.low:+.3f} to {c.high:+.3f}), p = {c.p_value:.4g} ({c.method}, {c.paired} paired "
+        f"instances): {why}{_excluded_text(c.excluded)}"
+    )
+    numbers = {
+        "old": c.old,
+        "new": c.new,
+        "difference": c.difference,
+        "ci_low": c.low,
+        "ci_high": c.high,
+        "p_value": c.p_value,
+        "method": c.method,
+        "paired": c.paired,
+        "excluded": list(c.excluded),
+        "max_drop": max_drop,
+        "alpha": alpha,
+        "baseline_model": baseline_model,
+    }
     return Check("baseline", passed, text, numbers)
 
 
@@ -283,9 +330,16 @@ def _target_score(results: ResultsFile, target: str, kind: str, model: str) -> f
     return None if totals is None else totals.macro_average
 
 
-def evaluate(results: ResultsFile, config: GateConfig, *, baseline: ResultsFile | None = None,
-             selected: Mapping[str, str] | None = None, max_drop: float | None = None,
-             alpha: float | None = None, unscored: Mapping[str, str] | None = None) -> list[GateVerdict]:
+def evaluate(
+    results: ResultsFile,
+    config: GateConfig,
+    *,
+    baseline: ResultsFile | None = None,
+    selected: Mapping[str, str] | None = None,
+    max_drop: float | None = None,
+    alpha: float | None = None,
+    unscored: Mapping[str, str] | None = None,
+) -> list[GateVerdict]:
     """Every gate of the run, in order: benchmarks, categories, overall.
 
     ``selected`` maps each benchmark the run selected to its category (a configured gate whose
@@ -322,20 +376,38 @@ def evaluate(results: ResultsFile, config: GateConfig, *, baseline: ResultsFile 
                     checks.append(Check("min_score", False, f"not scored: {reason}"))
                 else:
                     ok = score >= thresholds.min_score - 1e-12
-                    checks.append(Check("min_score", ok, f"{score:.3f} {'>=' if ok else '<'} {thresholds.min_score:.3f}",
-                                        {"score": score, "min_score": thresholds.min_score}))
+                    checks.append(
+                        Check(
+                            "min_score",
+                            ok,
+                            f"{score:.3f} {'>=' if ok else '<'} {thresholds.min_score:.3f}",
+                            {"score": score, "min_score": thresholds.min_score},
+                        )
+                    )
             if baseline is not None and thresholds.baseline:
-                checks.append(_baseline(results, baseline, target, kind, model, thresholds, config,
-                                        max_drop=max_drop, alpha=alpha))
+                checks.append(
+                    _baseline(
+                        results, baseline, target, kind, model, thresholds, config, max_drop=max_drop, alpha=alpha
+                    )
+                )
             if checks:
                 name = target if len(models) == 1 else f"{target}[{model}]"
                 verdicts.append(GateVerdict(name, target, kind, model, checks))
     return verdicts
 
 
-def _baseline(results: ResultsFile, baseline: ResultsFile, target: str, kind: str, model: str,
-              thresholds: TargetThresholds, config: GateConfig, *, max_drop: float | None,
-              alpha: float | None) -> Check:
+def _baseline(
+    results: ResultsFile,
+    baseline: ResultsFile,
+    target: str,
+    kind: str,
+    model: str,
+    thresholds: TargetThresholds,
+    config: GateConfig,
+    *,
+    max_drop: float | None,
+    alpha: float | None,
+) -> Check:
     baseline_models = list(baseline.models) or sorted({r.model for r in baseline.instances})
     # A release replaces one model by another: a single-model baseline is every model's reference.
     old_model = baseline_models[0] if len(baseline_models) == 1 else model

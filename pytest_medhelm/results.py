@@ -103,8 +103,9 @@ class InstanceRecord(BaseModel):
 
     def to_properties(self) -> list[tuple[str, Any]]:
         # The fields are scalars already: read them directly (model_dump costs more, per item).
-        pairs = [(PREFIX + name, getattr(self, name)) for name in type(self).model_fields
-                 if name not in _NOT_PROPERTIES]
+        pairs = [
+            (PREFIX + name, getattr(self, name)) for name in type(self).model_fields if name not in _NOT_PROPERTIES
+        ]
         pairs.append((SCALE_PROPERTY, json.dumps(list(self.scale))))
         pairs += [(METRIC_PREFIX + name, value) for name, value in self.metrics.items()]
         if self.jury is not None:
@@ -119,13 +120,13 @@ class InstanceRecord(BaseModel):
             if name in CONTROLLER_ONLY:
                 continue
             if name.startswith(METRIC_PREFIX):
-                metrics[name[len(METRIC_PREFIX):]] = float(value)
+                metrics[name[len(METRIC_PREFIX) :]] = float(value)
             elif name == JURY_PROPERTY:
                 fields["jury"] = json.loads(value)
             elif name == SCALE_PROPERTY:
                 fields["scale"] = json.loads(value)
             elif name.startswith(PREFIX):
-                fields[name[len(PREFIX):]] = value
+                fields[name[len(PREFIX) :]] = value
         if "score" not in fields or "benchmark" not in fields:
             return None
         # The pairs come from to_properties of a record that was built from typed values or
@@ -257,14 +258,17 @@ class ResultsFile(BaseModel):
     instances: list[InstanceRecord]
     notes: list[str] = Field(default_factory=list)
     extensions: dict[str, Any] = Field(
-        default_factory=dict, description="added by pytest_medhelm_results hooks, each under its own key")
+        default_factory=dict, description="added by pytest_medhelm_results hooks, each under its own key"
+    )
     # schema 2: the leaderboard
     win_rates: dict[str, dict[str, WinRate]] = Field(
-        default_factory=dict, description="'overall' or a category id -> model -> mean win rate")
+        default_factory=dict, description="'overall' or a category id -> model -> mean win rate"
+    )
     category_intervals: dict[str, dict[str, tuple[float, float]]] = Field(default_factory=dict)
     subcategory_intervals: dict[str, dict[str, tuple[float, float]]] = Field(default_factory=dict)
-    custom: dict[str, float] = Field(default_factory=dict,
-                                     description="model -> normalised mean of the custom benchmarks")
+    custom: dict[str, float] = Field(
+        default_factory=dict, description="model -> normalised mean of the custom benchmarks"
+    )
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
     normalization: str = ""
     # schema 2: the run
@@ -273,8 +277,9 @@ class ResultsFile(BaseModel):
     started: str | None = None
     finished: str | None = None
     shard: str | None = Field(default=None, description="I/N when the run was one shard of N")
-    budget: dict[str, Any] = Field(default_factory=dict,
-                                   description="budget_usd, spent_usd, stopped, not_run (items not run: budget spent)")
+    budget: dict[str, Any] = Field(
+        default_factory=dict, description="budget_usd, spent_usd, stopped, not_run (items not run: budget spent)"
+    )
     model_info: dict[str, ModelInfo] = Field(default_factory=dict)
     data_files: dict[str, dict[str, str]] = Field(default_factory=dict, description="benchmark -> file -> sha256")
     skipped: dict[str, str] = Field(default_factory=dict, description="benchmark -> reason")
@@ -336,10 +341,16 @@ def _scale(rows: Sequence[InstanceRecord]) -> tuple[float, float]:
     return (s1 - n1 * width, s1 - n1 * width + width)
 
 
-def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], int] | None = None,
-              models: Sequence[str] = (), notes: Sequence[str] = (), *,
-              uncertainty: Uncertainty | None = None, medhelm_ids: frozenset[str] | None = None,
-              **run: Any) -> ResultsFile:
+def aggregate(
+    records: Sequence[InstanceRecord],
+    errors: dict[tuple[str, str], int] | None = None,
+    models: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    *,
+    uncertainty: Uncertainty | None = None,
+    medhelm_ids: frozenset[str] | None = None,
+    **run: Any,
+) -> ResultsFile:
     """Benchmark, subcategory and category scores per model from the instance rows, with the
     leaderboard's win rates, intervals, paired tests and costs; ``run`` sets the run's metadata
     fields (command_line, started, model_info, ...)."""
@@ -364,8 +375,9 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
             rows = per_model[model]
             score, runs = _benchmark_score(rows)
             normalized, _ = _benchmark_score(rows, normalized=True)
-            scores[model] = ModelScore(score=score, n=len(rows), normalized=normalized, runs=runs,
-                                       errors=errors.get((benchmark_id, model), 0))
+            scores[model] = ModelScore(
+                score=score, n=len(rows), normalized=normalized, runs=runs, errors=errors.get((benchmark_id, model), 0)
+            )
             if group == "custom":
                 custom_scores[model].append(normalized)
                 continue
@@ -379,10 +391,16 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
 
             jury = {model: benchmark_jury_stats(rows) for model, rows in judged.items()}
         sources = sorted({r.prompt_source for rows in per_model.values() for r in rows})
-        benchmarks[benchmark_id] = BenchmarkResult(category=first.category, subcategory=first.subcategory,
-                                                   metric=first.metric, scores=scores, group=group,
-                                                   prompt_source=" + ".join(s for s in sources if s),
-                                                   scale=list(first.scale or [0.0, 1.0]), jury=jury)
+        benchmarks[benchmark_id] = BenchmarkResult(
+            category=first.category,
+            subcategory=first.subcategory,
+            metric=first.metric,
+            scores=scores,
+            group=group,
+            prompt_source=" + ".join(s for s in sources if s),
+            scale=list(first.scale or [0.0, 1.0]),
+            jury=jury,
+        )
 
     totals = {}
     for model in all_models:
@@ -406,14 +424,18 @@ def aggregate(records: Sequence[InstanceRecord], errors: dict[tuple[str, str], i
         )
 
     def means(table: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
-        return {group: {model: fmean(values) for model, values in per_model.items()}
-                for group, per_model in table.items()}
+        return {
+            group: {model: fmean(values) for model, values in per_model.items()} for group, per_model in table.items()
+        }
 
     own = sorted(b for b, result in benchmarks.items() if "own" in result.prompt_source.split(" + "))
     if own:
-        notes = [*notes, f"HELM's package (crfm-helm wheel) not found: {len(own)} benchmark(s) asked in our own "
-                         f"wording, not MedHELM's ({', '.join(own)}); their scores are not comparable to MedHELM's. "
-                         f"Put the wheel in DIR/helm/ of --medhelm-data-dir or run `medhelm download`"]
+        notes = [
+            *notes,
+            f"HELM's package (crfm-helm wheel) not found: {len(own)} benchmark(s) asked in our own "
+            f"wording, not MedHELM's ({', '.join(own)}); their scores are not comparable to MedHELM's. "
+            f"Put the wheel in DIR/helm/ of --medhelm-data-dir or run `medhelm download`",
+        ]
     results = ResultsFile(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         models=all_models,

@@ -27,8 +27,11 @@ def rouge_l(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, flo
     """ROUGE-1/2/L F-measures against the reference: the open-ended benchmarks' score until the
     LLM jury is configured (HELM reports the same ROUGE stats beside the jury)."""
     scores = _rouge().score(instance.reference, output)
-    return {"rouge_1": scores["rouge1"].fmeasure, "rouge_2": scores["rouge2"].fmeasure,
-            "rouge_l": scores["rougeL"].fmeasure}
+    return {
+        "rouge_1": scores["rouge1"].fmeasure,
+        "rouge_2": scores["rouge2"].fmeasure,
+        "rouge_l": scores["rougeL"].fmeasure,
+    }
 
 
 @cache

@@ -26,8 +26,7 @@ def is_user_benchmark(path: Path) -> bool:
 
 def is_suite_module(path: Path) -> bool:
     path = Path(path).resolve()
-    return (path.name.startswith("test_") and path.suffix == ".py"
-            and path.parent.parent == SUITES_DIR)
+    return path.name.startswith("test_") and path.suffix == ".py" and path.parent.parent == SUITES_DIR
 
 
 def module_name(path: Path) -> str:

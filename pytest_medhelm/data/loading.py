@@ -140,8 +140,9 @@ def _parse(benchmark: Benchmark, records: Iterable[tuple[int, Record]], label: P
     try:
         instances = to_instances(benchmark, records, label)
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-                        file=label) from None
+        raise DataError(
+            f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})", file=label
+        ) from None
     if not instances:
         # An empty file would make the benchmark vanish from a run without a word.
         raise DataError("no records", file=label)
@@ -266,8 +267,10 @@ def unavailable_reason(benchmark: Benchmark, settings: DataSettings) -> str:
     looked = ", ".join(str(d) for d in candidate_dirs(benchmark, settings))
     how = benchmark.source.how_to_get
     if benchmark.source.fetch is not None:
-        how += (f" Run `medhelm download --to DIR {benchmark.id}` on a networked machine and pass"
-                " --medhelm-data-dir DIR, or pass --medhelm-download.")
+        how += (
+            f" Run `medhelm download --to DIR {benchmark.id}` on a networked machine and pass"
+            " --medhelm-data-dir DIR, or pass --medhelm-download."
+        )
     return f"{benchmark.id}: data not found (looked in {looked}). {how}"
 
 
@@ -298,8 +301,9 @@ def download(benchmark: Benchmark, target: Path, fetcher: Fetcher) -> int:
     except (DataUnavailable, DataError):
         raise
     except Exception as exc:  # noqa: BLE001  (one benchmark's failed fetch costs only that benchmark)
-        raise DataUnavailable(f"{benchmark.id}: download from {benchmark.source.upstream} failed: "
-                              f"{type(exc).__name__}: {exc}") from None
+        raise DataUnavailable(
+            f"{benchmark.id}: download from {benchmark.source.upstream} failed: {type(exc).__name__}: {exc}"
+        ) from None
     return count
 
 

@@ -40,8 +40,9 @@ def _open_text(path: Path, newline: str | None) -> IO[str]:
     return open(path, encoding="utf-8-sig", newline=newline)  # -sig: spreadsheet exports add a BOM
 
 
-def read_csv(path: Path, columns: Iterable[str], *, delimiter: str = ",",
-             universal_newlines: bool = False) -> Iterator[tuple[int, Record]]:
+def read_csv(
+    path: Path, columns: Iterable[str], *, delimiter: str = ",", universal_newlines: bool = False
+) -> Iterator[tuple[int, Record]]:
     """(line, row) for each row of an owner's CSV or TSV (gzipped if ``.gz``), cells as strings.
 
     ``line`` is the file line the row starts on (quoted cells may span lines). A column missing
@@ -55,8 +56,12 @@ def read_csv(path: Path, columns: Iterable[str], *, delimiter: str = ",",
         header = reader.fieldnames or []
         for column in wanted:
             if column not in header:
-                raise DataError(f"missing column (the header has {', '.join(map(repr, header)) or 'nothing'})",
-                                file=path, line=1, field=column)
+                raise DataError(
+                    f"missing column (the header has {', '.join(map(repr, header)) or 'nothing'})",
+                    file=path,
+                    line=1,
+                    field=column,
+                )
         line = reader.line_num + 1
         for row in reader:
             for column in wanted:

@@ -31,18 +31,29 @@ from pytest_medhelm.helm.prompts import scenario_value
 UPSTREAM = "Stanford Health Care (private; not distributed)"
 
 
-def benchmark(*, id: str, name: str, file: str, template: str,
-              options: str = "AB", question_column: str = "prompt", skip_unlabelled: bool = False,
-              description: str = "", helm_scenario: tuple[str, str] | None = None) -> Benchmark:
+def benchmark(
+    *,
+    id: str,
+    name: str,
+    file: str,
+    template: str,
+    options: str = "AB",
+    question_column: str = "prompt",
+    skip_unlabelled: bool = False,
+    description: str = "",
+    helm_scenario: tuple[str, str] | None = None,
+) -> Benchmark:
     """An SHC benchmark. Its instance text is HELM's template, the f-string ``prompt`` of
     ``helm_scenario`` = (scenario module, ``Class.create_benchmark``) read from HELM's package;
     without the package, our own ``template``, filled with ``{question}``, ``{context}`` and
     ``{counter}``."""
     choices = tuple(options)
-    how_to_get = (f"Private Stanford Health Care data, available only to its owners under their data-use "
-                  f"approval: put the de-identified export {file} (columns {question_column}, context, "
-                  f"label in {', '.join(choices)}) in DIR/{id}/ or a folder named by the ini key "
-                  f"medhelm_data_paths ({id} = folder).")
+    how_to_get = (
+        f"Private Stanford Health Care data, available only to its owners under their data-use "
+        f"approval: put the de-identified export {file} (columns {question_column}, context, "
+        f"label in {', '.join(choices)}) in DIR/{id}/ or a folder named by the ini key "
+        f"medhelm_data_paths ({id} = folder)."
+    )
 
     def read_local(folder: Path) -> Iterator[Record]:
         path = find_file(folder, file, how_to_get, suffix=".csv")
@@ -53,11 +64,17 @@ def benchmark(*, id: str, name: str, file: str, template: str,
             if skip_unlabelled and label == "":
                 continue  # HELM drops these rows before numbering (ENT: encoding problems)
             if label not in choices:
-                raise DataError(f"label {label!r} is not one of {', '.join(choices)}", file=path, line=line,
-                                field="label")
+                raise DataError(
+                    f"label {label!r} is not one of {', '.join(choices)}", file=path, line=line, field="label"
+                )
             counter += 1
-            yield {"question": row[question_column], "context": row["context"], "label": label,
-                   "counter": counter, "line": line}
+            yield {
+                "question": row[question_column],
+                "context": row["context"],
+                "label": label,
+                "counter": counter,
+                "line": line,
+            }
 
     def to_instance(record: Record) -> Instance:
         values = {"question": record["question"], "context": record["context"], "counter": record["counter"]}
@@ -65,8 +82,13 @@ def benchmark(*, id: str, name: str, file: str, template: str,
         text = helm.fill(values) if helm is not None else template.format(**values)
         # Keyed by the prompt text (hashed: ids are printed, prompts hold patient text); the loader
         # collapses repeated ids in place, so the last label wins as in HELM's dict.
-        return Instance(id=hashlib.sha1(text.encode()).hexdigest()[:12], input=text, choices=choices,
-                        correct=choices.index(record["label"]), extra={"line": record["line"]})
+        return Instance(
+            id=hashlib.sha1(text.encode()).hexdigest()[:12],
+            input=text,
+            choices=choices,
+            correct=choices.index(record["label"]),
+            extra={"line": record["line"]},
+        )
 
     letters = ", ".join(choices[:-1]) + (", or " if len(choices) > 2 else " or ") + choices[-1]
     return Benchmark(

@@ -25,14 +25,17 @@ Record = dict[str, Any]
 class DataError(Exception):
     """A record or file that cannot be read; names the file, the line and the field."""
 
-    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | Path | None = None, line: int | None = None, field: str | None = None
+    ) -> None:
         where = ", ".join(
-            part for part in (
+            part
+            for part in (
                 f"file {file}" if file is not None else "",
                 f"line {line}" if line is not None else "",
                 f"field {field!r}" if field is not None else "",
-            ) if part
+            )
+            if part
         )
         super().__init__(f"{where}: {message}" if where else message)
         self.message = message
@@ -129,14 +132,20 @@ class Fetcher:
                     return zf.read(name)
         raise DataError(f"no {member} in the archive downloaded from {url}", file=archive)
 
-    def hf(self, repo_id: str, filename: str, *, revision: str | None = None,
-           repo_type: str = "dataset") -> Path:
+    def hf(self, repo_id: str, filename: str, *, revision: str | None = None, repo_type: str = "dataset") -> Path:
         """A file of a Hugging Face repository, through ``huggingface_hub`` and its own cache."""
         from huggingface_hub import hf_hub_download
 
         try:
-            return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision,
-                                        repo_type=repo_type, cache_dir=self.cache_dir / "hf"))
+            return Path(
+                hf_hub_download(
+                    repo_id=repo_id,
+                    filename=filename,
+                    revision=revision,
+                    repo_type=repo_type,
+                    cache_dir=self.cache_dir / "hf",
+                )
+            )
         except Exception as exc:  # noqa: BLE001  (huggingface_hub's errors have no common base)
             where = f"https://huggingface.co/datasets/{repo_id} ({filename})"
             raise DataUnavailable(f"download of {where} failed: {type(exc).__name__}: {exc}") from None
@@ -184,13 +193,17 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Record]]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if len(raw) > MAX_RECORD_BYTES:
-                raise DataError(f"record of {len(raw) / (1 << 20):.1f} MB, over the {MAX_RECORD_BYTES >> 20} MB "
-                                "a record may hold", file=path, line=number)
+                raise DataError(
+                    f"record of {len(raw) / (1 << 20):.1f} MB, over the {MAX_RECORD_BYTES >> 20} MB a record may hold",
+                    file=path,
+                    line=number,
+                )
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                raise DataError(f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1})",
-                                file=path, line=number) from None
+                raise DataError(
+                    f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1})", file=path, line=number
+                ) from None
             if not line.strip():
                 continue
             try:
@@ -198,8 +211,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Record]]:
             except json.JSONDecodeError as exc:
                 # Some of json's messages end in "at" ("Invalid control character at").
                 reason = exc.msg.removesuffix(" at")
-                raise DataError(f"not valid JSON ({reason}, column {exc.colno})", file=path,
-                                line=number) from None
+                raise DataError(f"not valid JSON ({reason}, column {exc.colno})", file=path, line=number) from None
             if not isinstance(record, dict):
                 raise DataError("expected a JSON object", file=path, line=number)
             yield number, record

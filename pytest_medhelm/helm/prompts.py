@@ -89,9 +89,13 @@ def request_plan(benchmark: Benchmark) -> RequestPlan:
             plan = RequestPlan(benchmark.prompt, benchmark.max_tokens, source=OWN)
         else:
             adapter = adapter_strings(package, benchmark.helm_prompt)
-            plan = RequestPlan(Prompt.from_helm(adapter), adapter.max_tokens, adapter.temperature,
-                               # HELM's multiple-choice adapter sends no stop sequences whatever its spec says.
-                               () if adapter.multiple_choice else adapter.stop_sequences,
-                               package.source_name)
+            plan = RequestPlan(
+                Prompt.from_helm(adapter),
+                adapter.max_tokens,
+                adapter.temperature,
+                # HELM's multiple-choice adapter sends no stop sequences whatever its spec says.
+                () if adapter.multiple_choice else adapter.stop_sequences,
+                package.source_name,
+            )
         _plans[key] = plan
     return plan

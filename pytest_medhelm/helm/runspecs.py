@@ -51,8 +51,9 @@ def _builder_call(function: str, calls: tuple[Any, ...], run_spec: str) -> Any:
     for call in calls:
         if call.func in (GENERATION, MULTIPLE_CHOICE):
             return call
-    raise KeyError(f"{RUN_SPECS_FILE}: run spec {run_spec!r} ({function}) calls neither {GENERATION} nor "
-                   f"{MULTIPLE_CHOICE}")
+    raise KeyError(
+        f"{RUN_SPECS_FILE}: run spec {run_spec!r} ({function}) calls neither {GENERATION} nor {MULTIPLE_CHOICE}"
+    )
 
 
 def adapter_strings(package: HelmPackage, run_spec: str) -> AdapterStrings:
@@ -68,8 +69,10 @@ def adapter_strings(package: HelmPackage, run_spec: str) -> AdapterStrings:
     if multiple_choice:
         method = given.get("method")
         if not (isinstance(method, Expr) and method.source.endswith("ADAPT_MULTIPLE_CHOICE_JOINT")):
-            raise ValueError(f"{RUN_SPECS_FILE}: run spec {run_spec!r} uses method {method!r}; only the joint "
-                             f"multiple-choice method is supported")
+            raise ValueError(
+                f"{RUN_SPECS_FILE}: run spec {run_spec!r} uses method {method!r}; only the joint "
+                f"multiple-choice method is supported"
+            )
     # The outer builder's defaults win: it passes them on to the joint builder.
     settings = {**builders.defaults.get(builder, {}), **builders.defaults.get(call.func, {}), **given}
     # The constants the builder passes to AdapterSpec(...) (temperature, stop sequences), unless
@@ -82,8 +85,9 @@ def adapter_strings(package: HelmPackage, run_spec: str) -> AdapterStrings:
     for name in ("temperature", "stop_sequences"):
         if name not in given and name in constants:
             settings[name] = constants[name]
-    unresolved = [k for k in ("instructions", "input_noun", "output_noun", "max_tokens")
-                  if isinstance(settings.get(k), Expr)]
+    unresolved = [
+        k for k in ("instructions", "input_noun", "output_noun", "max_tokens") if isinstance(settings.get(k), Expr)
+    ]
     if unresolved:
         raise ValueError(f"{RUN_SPECS_FILE}: run spec {run_spec!r}: {', '.join(unresolved)} is not a constant")
     return AdapterStrings(

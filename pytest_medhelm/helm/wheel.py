@@ -167,8 +167,9 @@ class HelmPackage:
     def _write_cache(path: Path, strings: ModuleStrings) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
-                                             encoding="utf-8") as handle:
+            with tempfile.NamedTemporaryFile(
+                "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
+            ) as handle:
                 json.dump(to_json(strings), handle)
             os.replace(handle.name, path)
         except OSError:
@@ -188,8 +189,20 @@ def download_wheel(target: Path, *, expected_sha256: str = WHEEL_SHA256, pip_arg
         return existing
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as scratch:
-        command = [sys.executable, "-m", "pip", "download", f"crfm-helm=={HELM_VERSION}", "--no-deps",
-                   "--only-binary=:all:", "--disable-pip-version-check", "-q", "-d", scratch, *pip_args]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            f"crfm-helm=={HELM_VERSION}",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            scratch,
+            *pip_args,
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         fetched = Path(scratch) / WHEEL_NAME
         if done.returncode != 0 or not fetched.is_file():

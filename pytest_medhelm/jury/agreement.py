@@ -72,15 +72,18 @@ def read_ratings(path: Path) -> list[Rating]:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
-            raise RatingsError(f"{path}, line 1: missing column(s) {', '.join(missing)} "
-                               f"(needed: {', '.join(REQUIRED)}; optional: criterion, dataset)")
+            raise RatingsError(
+                f"{path}, line 1: missing column(s) {', '.join(missing)} "
+                f"(needed: {', '.join(REQUIRED)}; optional: criterion, dataset)"
+            )
         # Per (dataset, item, rater): the criterion scores, averaged into one composite.
         parts: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
         for line, row in enumerate(reader, start=2):
             kind = (row["rater_kind"] or "").strip().lower()
             if kind not in KINDS:
-                raise RatingsError(f"{path}, line {line}, column rater_kind: {row['rater_kind']!r} is not "
-                                   "'clinician' or 'jury'")
+                raise RatingsError(
+                    f"{path}, line {line}, column rater_kind: {row['rater_kind']!r} is not 'clinician' or 'jury'"
+                )
             for column in ("item_id", "rater"):
                 if not (row[column] or "").strip():
                     raise RatingsError(f"{path}, line {line}, column {column}: empty")
@@ -120,13 +123,16 @@ def _forms(table: Sequence[Sequence[float]], forms: Sequence[str] = PLAIN_FORMS)
 def _comparison(by_dataset: dict[str, list[tuple[float, float]]], **extra: Any) -> dict[str, Any]:
     flat = [p for ps in by_dataset.values() for p in ps]
     paper = _paper(by_dataset)
-    return {"items": len(flat), **extra,
-            "paper_method": paper.as_dict() if paper else None,
-            "plain": {f: v.as_dict() for f, v in _forms(flat).items()}}
+    return {
+        "items": len(flat),
+        **extra,
+        "paper_method": paper.as_dict() if paper else None,
+        "plain": {f: v.as_dict() for f, v in _forms(flat).items()},
+    }
 
 
 def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
-    composite: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)   # (dataset, item) -> clinician -> score
+    composite: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # (dataset, item) -> clinician -> score
     jury: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in ratings:
         if r.kind == "clinician":
@@ -146,7 +152,7 @@ def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
         raters = sorted({r for rs in items.values() for r in rs})
         best: tuple[int, str, str] | None = None
         for i, a in enumerate(raters):
-            for b in raters[i + 1:]:
+            for b in raters[i + 1 :]:
                 common = sum(1 for rs in items.values() if a in rs and b in rs)
                 if best is None or common > best[0]:
                     best = (common, a, b)
@@ -163,10 +169,14 @@ def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
     }
     clinicians = sorted({r.rater for r in ratings if r.kind == "clinician"})
     if len(clinicians) >= 3:
-        complete = [[raters[c] for c in clinicians] for raters in composite.values()
-                    if all(c in raters for c in clinicians)]
-        result["all_clinicians"] = {"raters": clinicians, "items": len(complete),
-                                    "plain": {f: v.as_dict() for f, v in _forms(complete).items()}}
+        complete = [
+            [raters[c] for c in clinicians] for raters in composite.values() if all(c in raters for c in clinicians)
+        ]
+        result["all_clinicians"] = {
+            "raters": clinicians,
+            "items": len(complete),
+            "plain": {f: v.as_dict() for f, v in _forms(complete).items()},
+        }
     return result
 
 
@@ -179,12 +189,12 @@ def _line(name: str, value: dict[str, Any] | None) -> str:
 
 def report_lines(result: dict[str, Any]) -> list[str]:
     lines = [f"{result['ratings']} composite ratings; datasets: {', '.join(d or '(one)' for d in result['datasets'])}"]
-    sections = [("jury vs clinicians (clinicians' mean and the jury, per item)", result["jury_vs_clinicians"]),
-                ("clinician vs clinician (per dataset, the pair with most items in common)",
-                 result["clinician_vs_clinician"])]
+    sections = [
+        ("jury vs clinicians (clinicians' mean and the jury, per item)", result["jury_vs_clinicians"]),
+        ("clinician vs clinician (per dataset, the pair with most items in common)", result["clinician_vs_clinician"]),
+    ]
     if "all_clinicians" in result:
-        sections.append((f"all clinicians ({', '.join(result['all_clinicians']['raters'])})",
-                         result["all_clinicians"]))
+        sections.append((f"all clinicians ({', '.join(result['all_clinicians']['raters'])})", result["all_clinicians"]))
     for title, section in sections:
         lines += ["", title + ":"]
         if section is None:

@@ -45,12 +45,12 @@ class Verdict:
 
     judge: str
     model: str
-    usable: bool = False            # kept by HELM's parser and metric: counts in the faithful score
-    scores: dict[str, float] = field(default_factory=dict)          # HELM's int() of every key
+    usable: bool = False  # kept by HELM's parser and metric: counts in the faithful score
+    scores: dict[str, float] = field(default_factory=dict)  # HELM's int() of every key
     explanations: dict[str, str] = field(default_factory=dict)
-    error: str = ""                 # why the judge was dropped from the faithful score
-    repaired_scores: dict[str, float] | None = None                  # our reading, when usable
-    repaired_by: str = ""           # "" (as HELM), "lenient" or "repair prompt"
+    error: str = ""  # why the judge was dropped from the faithful score
+    repaired_scores: dict[str, float] | None = None  # our reading, when usable
+    repaired_by: str = ""  # "" (as HELM), "lenient" or "repair prompt"
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
@@ -58,10 +58,19 @@ class Verdict:
     calls: int = 0
 
     def record(self, *, include_text: bool = True) -> dict[str, Any]:
-        out = {"model": self.model, "usable": self.usable, "scores": self.scores, "error": self.error,
-               "repaired_scores": self.repaired_scores, "repaired_by": self.repaired_by,
-               "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-               "cost_usd": round(self.cost_usd, 8), "cached": self.cached, "calls": self.calls}
+        out = {
+            "model": self.model,
+            "usable": self.usable,
+            "scores": self.scores,
+            "error": self.error,
+            "repaired_scores": self.repaired_scores,
+            "repaired_by": self.repaired_by,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 8),
+            "cached": self.cached,
+            "calls": self.calls,
+        }
         if include_text:
             out["explanations"] = self.explanations
         return out
@@ -71,10 +80,10 @@ class Verdict:
 class JuryResult:
     """The jury's scores for one answer."""
 
-    score: float                    # MedHELM's, on ``scale``
+    score: float  # MedHELM's, on ``scale``
     score_repaired: float
     scale: tuple[float, float]
-    judged: bool                    # False: empty answer, no judge asked
+    judged: bool  # False: empty answer, no judge asked
     verdicts: list[Verdict] = field(default_factory=list)
 
     @property
@@ -92,14 +101,22 @@ class JuryResult:
         return sum(not v.usable for v in self.verdicts)
 
     def metrics(self, metric: str) -> dict[str, float]:
-        return {metric: self.score, "jury_score_normalized": self.normalized,
-                "jury_score_repaired": self.score_repaired, "jury_failed_judges": float(self.failed_judges)}
+        return {
+            metric: self.score,
+            "jury_score_normalized": self.normalized,
+            "jury_score_repaired": self.score_repaired,
+            "jury_failed_judges": float(self.failed_judges),
+        }
 
     def detail(self, *, include_text: bool = True) -> dict[str, Any]:
         """The results.json record of this judgement (``InstanceRecord.jury``)."""
-        return {"scale": list(self.scale), "judged": self.judged, "score": self.score,
-                "score_repaired": self.score_repaired,
-                "judges": {v.judge: v.record(include_text=include_text) for v in self.verdicts}}
+        return {
+            "scale": list(self.scale),
+            "judged": self.judged,
+            "score": self.score,
+            "score_repaired": self.score_repaired,
+            "judges": {v.judge: v.record(include_text=include_text) for v in self.verdicts},
+        }
 
     @property
     def input_tokens(self) -> int:
@@ -145,16 +162,20 @@ class Jury:
     def names(self) -> list[str]:
         return [j.model.name for j in self.judges]
 
-    async def judge(self, engine: Engine, prompt: JuryPrompt, *, question: str, answer: str,
-                    gold: str) -> JuryResult:
+    async def judge(self, engine: Engine, prompt: JuryPrompt, *, question: str, answer: str, gold: str) -> JuryResult:
         if not answer.strip():
             return JuryResult(prompt.default_score, prompt.default_score, prompt.scale, judged=False)
         text = prompt.render(question, answer, gold)
         verdicts = await asyncio.gather(*(self._one(engine, judge, prompt, text) for judge in self.judges))
         faithful = [s for v in verdicts if v.usable for s in v.scores.values()]
         repaired = [s for v in verdicts if v.repaired_scores is not None for s in v.repaired_scores.values()]
-        return JuryResult(_mean(faithful, prompt.default_score), _mean(repaired, prompt.default_score),
-                          prompt.scale, judged=True, verdicts=list(verdicts))
+        return JuryResult(
+            _mean(faithful, prompt.default_score),
+            _mean(repaired, prompt.default_score),
+            prompt.scale,
+            judged=True,
+            verdicts=list(verdicts),
+        )
 
     async def _one(self, engine: Engine, judge: Judge, prompt: JuryPrompt, text: str) -> Verdict:
         from pytest_medhelm.engine import FatalModelError, ModelError
@@ -191,8 +212,9 @@ class Jury:
         if not self.repair:
             return verdict
         try:
-            again = await engine.complete(judge.model, judge_request(
-                repair_prompt(criteria, prompt.scale, lenient.problem, reply)))
+            again = await engine.complete(
+                judge.model, judge_request(repair_prompt(criteria, prompt.scale, lenient.problem, reply))
+            )
         except FatalModelError:
             raise
         except ModelError:

@@ -117,7 +117,7 @@ def _first_object(text: str) -> str | None:
             elif char == "}":
                 depth -= 1
                 if depth == 0:
-                    return text[start:index + 1]
+                    return text[start : index + 1]
         start = text.find("{", start + 1)
     return None
 
@@ -171,5 +171,8 @@ def parse_lenient(text: str, criteria: Collection[str], scale: tuple[float, floa
 
 
 def explanations_of(annotation: Mapping[str, Any]) -> dict[str, str]:
-    return {key: str(value["explanation"]) for key, value in annotation.items()
-            if isinstance(value, dict) and "explanation" in value}
+    return {
+        key: str(value["explanation"])
+        for key, value in annotation.items()
+        if isinstance(value, dict) and "explanation" in value
+    }

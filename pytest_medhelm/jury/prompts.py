@@ -48,8 +48,11 @@ class JuryPrompt:
     source: str = ""
 
     def render(self, question: str, response: str, gold: str) -> str:
-        text = (self.template.replace("{QUESTION}", "$QUESTION").replace("{RESPONSE}", "$RESPONSE")
-                .replace("{GOLD_RESPONSE}", "$GOLD_RESPONSE"))
+        text = (
+            self.template.replace("{QUESTION}", "$QUESTION")
+            .replace("{RESPONSE}", "$RESPONSE")
+            .replace("{GOLD_RESPONSE}", "$GOLD_RESPONSE")
+        )
         return Template(text).substitute({"QUESTION": question, "RESPONSE": response, "GOLD_RESPONSE": gold})
 
 
@@ -74,7 +77,8 @@ def _package(data_dir: Path | None) -> Any:
         raise JuryPromptError(
             "MedHELM's judge prompts are read from HELM's released package (crfm-helm 0.5.16 wheel), "
             f"which is not in {where}the download cache: put crfm_helm-0.5.16-py3-none-any.whl there "
-            "(pip download crfm-helm==0.5.16 --no-deps)")
+            "(pip download crfm-helm==0.5.16 --no-deps)"
+        )
     return package
 
 
@@ -90,8 +94,9 @@ def helm_prompt(benchmark_id: str, data_dir: Path | None = None, *, package: Any
         raise JuryPromptError(f"{benchmark_id}: no judge prompt in HELM's package ({exc})") from None
     if not isinstance(template, str) or not isinstance(criteria, dict):
         raise JuryPromptError(f"{member}: PROMPT_TEMPLATE or ANNOTATION_CRITERIA is not a constant")
-    return JuryPrompt(template, {key: tuple(sorted(value)) for key, value in criteria.items()},
-                      source=f"helm-0.5.16:{member}")
+    return JuryPrompt(
+        template, {key: tuple(sorted(value)) for key, value in criteria.items()}, source=f"helm-0.5.16:{member}"
+    )
 
 
 def helm_judges(data_dir: Path | None = None, *, package: Any = None) -> list[HelmJudge]:
@@ -105,8 +110,10 @@ def helm_judges(data_dir: Path | None = None, *, package: Any = None) -> list[He
 
 # -- a user benchmark's rubric: our own words, HELM's layout ------------------------------------------
 
-def rubric_prompt(rubric: Mapping[str, str], scale: tuple[float, float], *, source: str = "",
-                  default_score: float = 0.0) -> JuryPrompt:
+
+def rubric_prompt(
+    rubric: Mapping[str, str], scale: tuple[float, float], *, source: str = "", default_score: float = 0.0
+) -> JuryPrompt:
     low, high = (int(v) if float(v).is_integer() else v for v in scale)
     criteria_lines = "\n\n".join(f"{name} ({low}-{high})\n- {question}" for name, question in rubric.items())
     shape = json.dumps({name: {"score": low, "explanation": "Why this score."} for name in rubric}, indent=4)
@@ -125,14 +132,17 @@ def rubric_prompt(rubric: Mapping[str, str], scale: tuple[float, float], *, sour
     )
     # The criteria names may hold "$" or braces: the template must survive string.Template as is.
     template = template.replace("$", "$$")
-    return JuryPrompt(template, {name: REQUIRED_KEYS for name in rubric}, default_score=default_score,
-                      scale=scale, source=source)
+    return JuryPrompt(
+        template, {name: REQUIRED_KEYS for name in rubric}, default_score=default_score, scale=scale, source=source
+    )
 
 
 def repair_prompt(criteria: Sequence[str], scale: tuple[float, float], problem: str, reply: str) -> str:
     """Our one follow-up to a judge whose reply could not be used (``jury_score_repaired`` only)."""
     low, high = scale
     shape = json.dumps({name: {"score": int(low), "explanation": "..."} for name in criteria})
-    return (f"Your evaluation below could not be read ({problem}). Return the same evaluation as a single "
-            f"valid JSON object with exactly these keys, each score a whole number from {low:g} to {high:g}, "
-            f"and nothing else:\n{shape}\n\nYour evaluation:\n{reply}")
+    return (
+        f"Your evaluation below could not be read ({problem}). Return the same evaluation as a single "
+        f"valid JSON object with exactly these keys, each score a whole number from {low:g} to {high:g}, "
+        f"and nothing else:\n{shape}\n\nYour evaluation:\n{reply}"
+    )

@@ -38,8 +38,9 @@ class JuryScorer:
             metrics.update(result)
         if ctx.engine is None:
             raise RuntimeError("the jury needs the session's engine (ScoreContext.engine)")
-        verdict = await self.jury.judge(ctx.engine, self.prompt, question=instance.input, answer=output,
-                                        gold=instance.reference)
+        verdict = await self.jury.judge(
+            ctx.engine, self.prompt, question=instance.input, answer=output, gold=instance.reference
+        )
         ctx.extras["jury"] = verdict
         metrics.update(verdict.metrics(self.metric))
         return metrics
@@ -51,6 +52,7 @@ def with_jury(benchmark: Benchmark, jury: Jury, prompt: JuryPrompt, *, metric: s
     scorer = JuryScorer(base, jury, prompt, metric)
     if not main:
         return replace(benchmark, scorer=scorer)
-    pass_at = benchmark.pass_at if benchmark.scale == prompt.scale or hasattr(benchmark, "definition_file") \
-        else JURY_PASS_AT
+    pass_at = (
+        benchmark.pass_at if benchmark.scale == prompt.scale or hasattr(benchmark, "definition_file") else JURY_PASS_AT
+    )
     return replace(benchmark, scorer=scorer, main_metric=metric, scale=prompt.scale, pass_at=pass_at)

@@ -22,8 +22,14 @@ from typing import Any
 import numpy as np
 
 ICC_FORMS = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
-PINGOUIN_NAMES = {"ICC(1,1)": "ICC(1,1)", "ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "ICC(C,1)",
-                  "ICC(1,k)": "ICC(1,k)", "ICC(2,k)": "ICC(A,k)", "ICC(3,k)": "ICC(C,k)"}
+PINGOUIN_NAMES = {
+    "ICC(1,1)": "ICC(1,1)",
+    "ICC(2,1)": "ICC(A,1)",
+    "ICC(3,1)": "ICC(C,1)",
+    "ICC(1,k)": "ICC(1,k)",
+    "ICC(2,k)": "ICC(A,k)",
+    "ICC(3,k)": "ICC(C,k)",
+}
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,15 @@ class ICC:
     p: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"form": self.form, "icc": self.value, "ci95": list(self.ci95), "F": self.f,
-                "df1": self.df1, "df2": self.df2, "p": self.p}
+        return {
+            "form": self.form,
+            "icc": self.value,
+            "ci95": list(self.ci95),
+            "F": self.f,
+            "df1": self.df1,
+            "df2": self.df2,
+            "p": self.p,
+        }
 
 
 def icc(table: Sequence[Sequence[float]] | np.ndarray, *, alpha: float = 0.05) -> dict[str, ICC]:
@@ -90,8 +103,10 @@ def icc(table: Sequence[Sequence[float]] | np.ndarray, *, alpha: float = 0.05) -
         ("ICC(2,k)", icc2k, (l2 * k / (1 + l2 * (k - 1)), u2 * k / (1 + u2 * (k - 1))), f3, df_err, p3),
         ("ICC(3,k)", icc3k, (1 - 1 / f3l, 1 - 1 / f3u), f3, df_err, p3),
     ]
-    return {form: ICC(form, float(value), (float(ci[0]), float(ci[1])), float(fv), df_rows, int(df2), p)
-            for form, value, ci, fv, df2, p in rows}
+    return {
+        form: ICC(form, float(value), (float(ci[0]), float(ci[1])), float(fv), df_rows, int(df2), p)
+        for form, value, ci, fv, df2, p in rows
+    }
 
 
 def krippendorff_alpha(units: Sequence[Sequence[float | None]]) -> float | None:
@@ -121,6 +136,7 @@ def zscore(values: Sequence[float]) -> np.ndarray:
 
 
 # -- the jury's own agreement, per benchmark ---------------------------------------------------------
+
 
 def jury_agreement(items: Sequence[Mapping[str, float]]) -> dict[str, Any]:
     """Agreement across judges from per-item judge scores (judge -> that judge's mean criterion
@@ -177,16 +193,21 @@ def benchmark_jury_stats(records: Sequence[Any]) -> dict[str, Any]:
                 item[key] = fmean(verdict["scores"].values())
         per_item.append(item)
     agreement = jury_agreement([item for item in per_item if item])
-    judge_means = {j: fmean(values) for j in agreement["judges"]
-                   if (values := [item[j] for item in per_item if j in item])}
+    judge_means = {
+        j: fmean(values) for j in agreement["judges"] if (values := [item[j] for item in per_item if j in item])
+    }
     repaired = [(r.run, r.metrics["jury_score_repaired"]) for r in records if "jury_score_repaired" in r.metrics]
     return {
-        "items": len(records), "judged": len(judged), "empty_answers": len(records) - len(judged),
+        "items": len(records),
+        "judged": len(judged),
+        "empty_answers": len(records) - len(judged),
         "score_repaired": _run_mean(repaired),
         "failed_share": failed / asked if asked else None,
         "repaired_share": recovered / failed if failed else None,
-        "krippendorff_alpha": agreement["krippendorff_alpha"], "icc": agreement["icc"],
-        "icc_items": agreement["icc_items"], "judge_means": judge_means,
+        "krippendorff_alpha": agreement["krippendorff_alpha"],
+        "icc": agreement["icc"],
+        "icc_items": agreement["icc_items"],
+        "judge_means": judge_means,
         "judge_offsets": agreement["judge_offsets"],
         "input_tokens": sum(r.jury_input_tokens for r in records),
         "output_tokens": sum(r.jury_output_tokens for r in records),

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from pytest_medhelm.results import InstanceRecord, ResultsFile
 
 OVERALL = "overall"
-NORMALIZATION = ("category and subcategory means, the macro average and the heatmap use scores normalised to "
-                 "0-1: (score - low) / (high - low) on the benchmark's scale, so accuracies (0-1) are unchanged "
-                 "and 1-5 jury scores become (score - 1) / 4; win rates are rank-based and do not depend on it")
+NORMALIZATION = (
+    "category and subcategory means, the macro average and the heatmap use scores normalised to "
+    "0-1: (score - low) / (high - low) on the benchmark's scale, so accuracies (0-1) are unchanged "
+    "and 1-5 jury scores become (score - 1) / 4; win rates are rank-based and do not depend on it"
+)
 
 
 def _matrix(rows: list[InstanceRecord], models: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -74,11 +76,24 @@ def add_leaderboard(results: ResultsFile) -> ResultsFile:
             if not shared.any():
                 continue
             labels = [run for run, keep in zip(runs, shared) if keep] if run_labels else None
-            test = paired_test(scores[shared, i], scores[shared, j], labels, resamples=settings.resamples,
-                               seed=derive_seed(settings.seed, benchmark_id, a, b))
-            result.comparisons.append(Comparison(a=a, b=b, method=test.method, difference=test.difference,
-                                                 p_value=test.p_value, significant=test.significant(settings.alpha),
-                                                 n=test.n))
+            test = paired_test(
+                scores[shared, i],
+                scores[shared, j],
+                labels,
+                resamples=settings.resamples,
+                seed=derive_seed(settings.seed, benchmark_id, a, b),
+            )
+            result.comparisons.append(
+                Comparison(
+                    a=a,
+                    b=b,
+                    method=test.method,
+                    difference=test.difference,
+                    p_value=test.p_value,
+                    significant=test.significant(settings.alpha),
+                    n=test.n,
+                )
+            )
 
     medhelm = {b: r for b, r in results.benchmarks.items() if r.group == "medhelm"}
     groups: dict[str, list[str]] = {OVERALL: sorted(medhelm)}
@@ -91,9 +106,12 @@ def add_leaderboard(results: ResultsFile) -> ResultsFile:
         cells = np.stack([normalized_replicates[b] for b in benchmark_ids], axis=1) if benchmark_ids else None
         reps = mean_win_rates_array(cells) if cells is not None else None
         results.win_rates[group] = {
-            m: WinRate(value=point[m], interval=(_interval(reps[:, j], settings.level)
-                                                 if reps is not None and point[m] is not None else None))
-            for j, m in enumerate(models)}
+            m: WinRate(
+                value=point[m],
+                interval=(_interval(reps[:, j], settings.level) if reps is not None and point[m] is not None else None),
+            )
+            for j, m in enumerate(models)
+        }
 
     def mean_intervals(key: str) -> dict[str, dict[str, tuple[float, float]]]:
         members: dict[str, list[str]] = defaultdict(list)

@@ -10,21 +10,32 @@ from typing import Any
 
 def add_commands(commands: Any) -> None:
     board = commands.add_parser(
-        "leaderboard", help="one leaderboard from results.json or JUnit files of earlier runs or shards")
-    board.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                       help="results.json files or per-item JUnit files (pytest --junitxml) of earlier runs")
-    board.add_argument("--output", type=Path, default=Path("medhelm-leaderboard"),
-                       help="where results.json, leaderboard.md, report.html, medhelm-summary.xml go "
-                            "(default medhelm-leaderboard/)")
+        "leaderboard", help="one leaderboard from results.json or JUnit files of earlier runs or shards"
+    )
+    board.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="results.json files or per-item JUnit files (pytest --junitxml) of earlier runs",
+    )
+    board.add_argument(
+        "--output",
+        type=Path,
+        default=Path("medhelm-leaderboard"),
+        help="where results.json, leaderboard.md, report.html, medhelm-summary.xml go (default medhelm-leaderboard/)",
+    )
     board.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     board.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    board.add_argument("--include-text", action="store_true",
-                       help="show model outputs and references (patient text) in report.html")
+    board.add_argument(
+        "--include-text", action="store_true", help="show model outputs and references (patient text) in report.html"
+    )
     board.set_defaults(run=leaderboard)
     helm = commands.add_parser("export-helm", help="per-run stats.json and per_instance_stats.json in HELM's layout")
     helm.add_argument("results", type=Path, metavar="RESULTS.json")
-    helm.add_argument("--to", type=Path, required=True, metavar="DIR",
-                      help="a HELM suite directory (benchmark_output/runs/<suite>/)")
+    helm.add_argument(
+        "--to", type=Path, required=True, metavar="DIR", help="a HELM suite directory (benchmark_output/runs/<suite>/)"
+    )
     helm.set_defaults(run=export_helm)
 
 
@@ -38,8 +49,11 @@ def leaderboard(args: argparse.Namespace) -> int:
         print("medhelm leaderboard: --resamples must be at least 100", file=sys.stderr)
         return 2
     try:
-        results, mismatches = merge(list(args.files), uncertainty=Uncertainty(seed=args.seed, resamples=args.resamples),
-                                    command_line=["medhelm", *sys.argv[1:]])
+        results, mismatches = merge(
+            list(args.files),
+            uncertainty=Uncertainty(seed=args.seed, resamples=args.resamples),
+            command_line=["medhelm", *sys.argv[1:]],
+        )
     except MergeError as exc:
         print(f"medhelm leaderboard: {exc}", file=sys.stderr)
         return 2

@@ -38,8 +38,9 @@ class Budget:
         with self._lock:
             if self.spent_usd >= self.limit_usd:
                 self.stopped += 1
-                raise BudgetSpent(f"not run: the --medhelm-budget of ${self.limit_usd:g} is spent "
-                                  f"(${self.spent_usd:.4f} so far)")
+                raise BudgetSpent(
+                    f"not run: the --medhelm-budget of ${self.limit_usd:g} is spent (${self.spent_usd:.4f} so far)"
+                )
 
     def add(self, cost_usd: float) -> None:
         with self._lock:
@@ -94,18 +95,32 @@ def estimate(items: Iterable[tuple[Any, Any, Any]]) -> list[EstimateRow]:
 
 
 def estimate_lines(rows: list[EstimateRow]) -> list[str]:
-    lines = ["", "=" * 20 + " MedHELM cost estimate (nothing was sent) " + "=" * 20,
-             f"input: the prompt's length / {CHARS_PER_TOKEN} characters a token; output: the full max_tokens "
-             "budget of every item (reasoning models: their own); registry list prices: an upper bound"]
+    lines = [
+        "",
+        "=" * 20 + " MedHELM cost estimate (nothing was sent) " + "=" * 20,
+        f"input: the prompt's length / {CHARS_PER_TOKEN} characters a token; output: the full max_tokens "
+        "budget of every item (reasoning models: their own); registry list prices: an upper bound",
+    ]
     header = ("model", "benchmark", "items", "input tok", "output tok", "USD")
-    table = [header] + [(r.model, r.benchmark, str(r.items), str(r.input_tokens), str(r.output_tokens),
-                         f"{r.cost_usd:.4f}" if r.priced else "no price") for r in rows]
+    table = [header] + [
+        (
+            r.model,
+            r.benchmark,
+            str(r.items),
+            str(r.input_tokens),
+            str(r.output_tokens),
+            f"{r.cost_usd:.4f}" if r.priced else "no price",
+        )
+        for r in rows
+    ]
     totals: dict[str, float] = defaultdict(float)
     for r in rows:
         totals[r.model] += r.cost_usd
     table += [(model, "TOTAL", "", "", "", f"{cost:.4f}") for model, cost in totals.items()]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        lines.append("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        lines.append(
+            "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        )
     lines.append(f"expected total: ${sum(totals.values()):.4f}")
     return lines

@@ -36,8 +36,17 @@ def stat(metric: str, values: Iterable[float]) -> dict[str, Any]:
     squares = sum(v * v for v in values)
     mean = total / count
     variance = max(0.0, squares / count - mean * mean)
-    return {"name": {"name": metric, "split": SPLIT}, "count": count, "sum": total, "sum_squared": squares,
-            "min": min(values), "max": max(values), "mean": mean, "variance": variance, "stddev": variance ** 0.5}
+    return {
+        "name": {"name": metric, "split": SPLIT},
+        "count": count,
+        "sum": total,
+        "sum_squared": squares,
+        "min": min(values),
+        "max": max(values),
+        "mean": mean,
+        "variance": variance,
+        "stddev": variance**0.5,
+    }
 
 
 def run_name(benchmark: str, run: str, model: str) -> str:
@@ -64,8 +73,11 @@ def export(results: ResultsFile, suite_dir: Path, *, benchmarks: set[str] | None
     allowed = public_benchmarks() if benchmarks is None else benchmarks
     runs: dict[tuple[str, str, str], list[InstanceRecord]] = defaultdict(list)
     for record in results.instances:
-        if record.benchmark in allowed and results.benchmarks.get(record.benchmark) is not None \
-                and results.benchmarks[record.benchmark].group == "medhelm":
+        if (
+            record.benchmark in allowed
+            and results.benchmarks.get(record.benchmark) is not None
+            and results.benchmarks[record.benchmark].group == "medhelm"
+        ):
             runs[(record.benchmark, record.run, record.model)].append(record)
     written = []
     for (benchmark, run, model), rows in sorted(runs.items()):
@@ -74,15 +86,27 @@ def export(results: ResultsFile, suite_dir: Path, *, benchmarks: set[str] | None
         directory.mkdir(parents=True, exist_ok=True)
         metrics = list(dict.fromkeys(name for r in rows for name in r.metrics))
         run_stats = [stat(m, [fmean([r.metrics[m] for r in rows if m in r.metrics])]) for m in metrics]
-        per_instance = [{"instance_id": r.instance_id, "train_trial_index": 0,
-                         "stats": [stat(m, [v]) for m, v in r.metrics.items()]} for r in rows]
+        per_instance = [
+            {
+                "instance_id": r.instance_id,
+                "train_trial_index": 0,
+                "stats": [stat(m, [v]) for m, v in r.metrics.items()],
+            }
+            for r in rows
+        ]
         info = results.model_info.get(model)
-        run_spec = {"name": run_name(benchmark, run, model),
-                    "scenario_spec": {"class_name": f"pytest_medhelm.suites.{benchmark}", "args": {}},
-                    "adapter_spec": {"model": info.model if info and info.model else model, "model_deployment": model},
-                    "metric_specs": [], "groups": [benchmark]}
-        for name, data in (("stats.json", run_stats), ("per_instance_stats.json", per_instance),
-                           ("run_spec.json", run_spec)):
+        run_spec = {
+            "name": run_name(benchmark, run, model),
+            "scenario_spec": {"class_name": f"pytest_medhelm.suites.{benchmark}", "args": {}},
+            "adapter_spec": {"model": info.model if info and info.model else model, "model_deployment": model},
+            "metric_specs": [],
+            "groups": [benchmark],
+        }
+        for name, data in (
+            ("stats.json", run_stats),
+            ("per_instance_stats.json", per_instance),
+            ("run_spec.json", run_spec),
+        ):
             (directory / name).write_text(json.dumps(data, indent=2), encoding="utf-8")
         written.append(directory)
     return written

@@ -167,8 +167,13 @@ WITHHELD = "(withheld: patient text is shown only with --medhelm-include-text)"
 def _json_for_script(data: Any) -> str:
     """JSON that cannot end its <script> block or open another: <, > and & as \\u escapes."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                          ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -180,45 +185,86 @@ def page_data(results: ResultsFile, include_text: bool) -> dict[str, Any]:
     for model in models:
         totals = results.totals.get(model)
         rate = overall.get(model)
-        rows.append({"model": model, "win_rate": rate.value if rate else None,
-                     "win_rate_interval": rate.interval if rate else None,
-                     "macro": totals.macro_average if totals else None,
-                     "macro_interval": totals.macro_interval if totals else None,
-                     "cost": totals.cost_usd if totals else 0.0,
-                     "usd_per_point": totals.usd_per_point if totals else None})
+        rows.append(
+            {
+                "model": model,
+                "win_rate": rate.value if rate else None,
+                "win_rate_interval": rate.interval if rate else None,
+                "macro": totals.macro_average if totals else None,
+                "macro_interval": totals.macro_interval if totals else None,
+                "cost": totals.cost_usd if totals else 0.0,
+                "usd_per_point": totals.usd_per_point if totals else None,
+            }
+        )
     benchmarks = []
     for benchmark_id, result in results.benchmarks.items():
         best, tied = not_significant_vs_best(result)
-        benchmarks.append({"id": benchmark_id, "metric": result.metric, "group": result.group, "scores": {
-            m: {"score": s.score, "normalized": s.normalized, "n": s.n, "interval": s.interval,
-                "best": m == best and len(result.scores) > 1, "tied": m in tied}
-            for m, s in result.scores.items()}})
-    categories = [{"name": name, "means": means, "intervals": results.category_intervals.get(name, {}),
-                   "win_rates": {m: r.value for m, r in results.win_rates.get(name, {}).items()}}
-                  for name, means in results.categories.items()]
+        benchmarks.append(
+            {
+                "id": benchmark_id,
+                "metric": result.metric,
+                "group": result.group,
+                "scores": {
+                    m: {
+                        "score": s.score,
+                        "normalized": s.normalized,
+                        "n": s.n,
+                        "interval": s.interval,
+                        "best": m == best and len(result.scores) > 1,
+                        "tied": m in tied,
+                    }
+                    for m, s in result.scores.items()
+                },
+            }
+        )
+    categories = [
+        {
+            "name": name,
+            "means": means,
+            "intervals": results.category_intervals.get(name, {}),
+            "win_rates": {m: r.value for m, r in results.win_rates.get(name, {}).items()},
+        }
+        for name, means in results.categories.items()
+    ]
     instances: dict[str, list[dict[str, Any]]] = {}
     for record in results.instances:
-        instances.setdefault(record.benchmark, []).append({
-            "id": record.instance_id, "model": record.model, "score": record.score,
-            "output": record.output if include_text else None,
-            "reference": record.reference if include_text else None})
+        instances.setdefault(record.benchmark, []).append(
+            {
+                "id": record.instance_id,
+                "model": record.model,
+                "score": record.score,
+                "output": record.output if include_text else None,
+                "reference": record.reference if include_text else None,
+            }
+        )
     meta = f"{len(models)} models, {len(results.benchmarks)} benchmarks"
     if results.started:
         meta += f"; run {results.started} to {results.finished or '?'}"
     if results.plugin_version:
         meta += f"; pytest-medhelm {results.plugin_version}"
-    return {"meta": meta, "models": models, "columns": ["model", "mean win rate", "macro average (0-1)", "total cost",
-                                                        "USD per point"],
-            "rows": rows, "benchmarks": benchmarks, "categories": categories, "instances": instances,
-            "withheld": WITHHELD}
+    return {
+        "meta": meta,
+        "models": models,
+        "columns": ["model", "mean win rate", "macro average (0-1)", "total cost", "USD per point"],
+        "rows": rows,
+        "benchmarks": benchmarks,
+        "categories": categories,
+        "instances": instances,
+        "withheld": WITHHELD,
+    }
 
 
 def render(results: ResultsFile, *, include_text: bool = False) -> str:
     script_hash = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    return PAGE.format(script_hash=script_hash, style=STYLE, script=SCRIPT,
-                       data=_json_for_script(_finite(page_data(results, include_text))),
-                       normalization=escape(results.normalization), level=int(round(results.uncertainty.level * 100)),
-                       alpha=escape(f"{results.uncertainty.alpha:g}"))
+    return PAGE.format(
+        script_hash=script_hash,
+        style=STYLE,
+        script=SCRIPT,
+        data=_json_for_script(_finite(page_data(results, include_text))),
+        normalization=escape(results.normalization),
+        level=int(round(results.uncertainty.level * 100)),
+        alpha=escape(f"{results.uncertainty.alpha:g}"),
+    )
 
 
 def _finite(value: Any) -> Any:

@@ -29,10 +29,19 @@ def write_summary(results: ResultsFile, path: Path) -> Path:
         for model, score in result.scores.items():
             case = TestCase(case_name(benchmark_id, model), f"medhelm.{result.group}.{result.category}")
             values: dict[str, Any] = {
-                SUMMARY_MARK: "1", "benchmark": benchmark_id, "model": model, "group": result.group,
-                "category": result.category, "subcategory": result.subcategory, "metric": result.metric,
-                "score": score.score, "normalized": score.normalized, "n": score.n, "errors": score.errors,
-                "scale_low": result.scale[0], "scale_high": result.scale[1],
+                SUMMARY_MARK: "1",
+                "benchmark": benchmark_id,
+                "model": model,
+                "group": result.group,
+                "category": result.category,
+                "subcategory": result.subcategory,
+                "metric": result.metric,
+                "score": score.score,
+                "normalized": score.normalized,
+                "n": score.n,
+                "errors": score.errors,
+                "scale_low": result.scale[0],
+                "scale_high": result.scale[1],
             }
             if score.interval is not None:
                 values["ci_low"], values["ci_high"] = score.interval
@@ -88,9 +97,11 @@ def read_instance_rows(path: Path) -> list[InstanceRecord]:
         for case in suite:
             pairs = properties_of(case)
             if any(name == SUMMARY_MARK for name, _ in pairs):
-                raise JUnitReadError(f"{path}: a medhelm-summary.xml holds scores per benchmark, not the instance "
-                                     "rows the leaderboard is computed from; give results.json or the run's "
-                                     "--junitxml file")
+                raise JUnitReadError(
+                    f"{path}: a medhelm-summary.xml holds scores per benchmark, not the instance "
+                    "rows the leaderboard is computed from; give results.json or the run's "
+                    "--junitxml file"
+                )
             typed = [(name, _typed(name, value)) for name, value in pairs if name.startswith("medhelm.")]
             if not typed:
                 continue

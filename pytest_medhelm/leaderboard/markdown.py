@@ -57,10 +57,13 @@ def render(results: ResultsFile) -> str:
     models = ranked_models(results)
     level = int(round(results.uncertainty.level * 100))
     lines = ["# MedHELM leaderboard", ""]
-    lines += [f"Models ranked by MedHELM's mean win rate over its benchmarks (ties count half a win; a model "
-              f"missing a benchmark is left out of it). Brackets: {level}% bootstrap intervals "
-              f"({results.uncertainty.resamples} resamples of the instances, seed {results.uncertainty.seed}). "
-              f"Normalisation: {results.normalization}.", ""]
+    lines += [
+        f"Models ranked by MedHELM's mean win rate over its benchmarks (ties count half a win; a model "
+        f"missing a benchmark is left out of it). Brackets: {level}% bootstrap intervals "
+        f"({results.uncertainty.resamples} resamples of the instances, seed {results.uncertainty.seed}). "
+        f"Normalisation: {results.normalization}.",
+        "",
+    ]
     overall = results.win_rates.get(OVERALL, {})
     rows = []
     for rank, model in enumerate(models, start=1):
@@ -68,14 +71,20 @@ def render(results: ResultsFile) -> str:
         rate = overall.get(model)
         macro = totals.macro_average if totals else None
         macro_interval = totals.macro_interval if totals else None
-        rows.append([str(rank), model,
-                     fmt(rate.value if rate else None) + fmt_interval(rate.interval if rate else None),
-                     fmt(macro) + fmt_interval(macro_interval),
-                     f"${totals.benchmark_cost_usd:.4f}" if totals else "-",
-                     f"${totals.jury_cost_usd:.4f}" if totals else "-",
-                     fmt(totals.usd_per_point, 4) if totals and totals.usd_per_point is not None else "-"])
-    lines += _table(["rank", "model", "mean win rate", "macro average (0-1)", "benchmark cost", "jury cost",
-                     "USD per point"], rows)
+        rows.append(
+            [
+                str(rank),
+                model,
+                fmt(rate.value if rate else None) + fmt_interval(rate.interval if rate else None),
+                fmt(macro) + fmt_interval(macro_interval),
+                f"${totals.benchmark_cost_usd:.4f}" if totals else "-",
+                f"${totals.jury_cost_usd:.4f}" if totals else "-",
+                fmt(totals.usd_per_point, 4) if totals and totals.usd_per_point is not None else "-",
+            ]
+        )
+    lines += _table(
+        ["rank", "model", "mean win rate", "macro average (0-1)", "benchmark cost", "jury cost", "USD per point"], rows
+    )
 
     if results.categories:
         lines += ["## Categories (normalised 0-1)", ""]
@@ -84,8 +93,7 @@ def render(results: ResultsFile) -> str:
             intervals = results.category_intervals.get(category, {})
             rates = results.win_rates.get(category, {})
             rows.append([category, *(fmt(per_model.get(m)) + fmt_interval(intervals.get(m)) for m in models)])
-            rows.append([f"{category} (win rate)",
-                         *(fmt(rates[m].value) if m in rates else "-" for m in models)])
+            rows.append([f"{category} (win rate)", *(fmt(rates[m].value) if m in rates else "-" for m in models)])
         lines += _table(["category", *models], rows)
 
     lines += _benchmark_tables(results, models)
@@ -94,13 +102,20 @@ def render(results: ResultsFile) -> str:
 
 def _benchmark_tables(results: ResultsFile, models: list[str]) -> list[str]:
     lines: list[str] = []
-    for group, title in (("medhelm", "Benchmarks"), ("custom", "Custom benchmarks (not in MedHELM's means or win rates)")):
+    for group, title in (
+        ("medhelm", "Benchmarks"),
+        ("custom", "Custom benchmarks (not in MedHELM's means or win rates)"),
+    ):
         chosen = {b: r for b, r in results.benchmarks.items() if r.group == group}
         if not chosen:
             continue
-        lines += [f"## {title}", "",
-                  f"Bold: the best score. {NOT_SIGNIFICANT}: not significantly different from the best "
-                  f"(paired test, p >= {results.uncertainty.alpha:g}).", ""]
+        lines += [
+            f"## {title}",
+            "",
+            f"Bold: the best score. {NOT_SIGNIFICANT}: not significantly different from the best "
+            f"(paired test, p >= {results.uncertainty.alpha:g}).",
+            "",
+        ]
         rows = []
         for benchmark_id, result in chosen.items():
             best, tied = not_significant_vs_best(result)
@@ -117,11 +132,25 @@ def _benchmark_tables(results: ResultsFile, models: list[str]) -> list[str]:
             rows.append([benchmark_id, result.metric, *cells])
         lines += _table(["benchmark", "metric", *models], rows)
         if group == "custom" and results.custom:
-            lines += _table(["custom mean (0-1)", *models], [["all custom", *(fmt(results.custom.get(m)) for m in models)]])
+            lines += _table(
+                ["custom mean (0-1)", *models], [["all custom", *(fmt(results.custom.get(m)) for m in models)]]
+            )
         comparisons = [(b, c) for b, r in chosen.items() for c in r.comparisons]
         if comparisons:
             lines += [f"### Paired tests ({title.split(' (')[0].lower()})", ""]
-            lines += _table(["benchmark", "model A", "model B", "A - B", "p", "test", "significant"],
-                            [[b, c.a, c.b, f"{c.difference:+.3f}", f"{c.p_value:.3g}", c.method,
-                              "yes" if c.significant else "no"] for b, c in comparisons])
+            lines += _table(
+                ["benchmark", "model A", "model B", "A - B", "p", "test", "significant"],
+                [
+                    [
+                        b,
+                        c.a,
+                        c.b,
+                        f"{c.difference:+.3f}",
+                        f"{c.p_value:.3g}",
+                        c.method,
+                        "yes" if c.significant else "no",
+                    ]
+                    for b, c in comparisons
+                ],
+            )
     return lines

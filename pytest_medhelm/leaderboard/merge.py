@@ -45,9 +45,11 @@ class Pool:
             if record.model not in self.models:
                 self.models.append(record.model)
         elif known.score != record.score:
-            raise MergeError(f"{record.benchmark} instance {record.instance_id!r} on {record.model} scores "
-                             f"{known.score:g} in {self.origin[key]} and {record.score:g} in {path}: "
-                             "these are not the same run")
+            raise MergeError(
+                f"{record.benchmark} instance {record.instance_id!r} on {record.model} scores "
+                f"{known.score:g} in {self.origin[key]} and {record.score:g} in {path}: "
+                "these are not the same run"
+            )
 
 
 def read_file(path: Path) -> tuple[list[InstanceRecord], ResultsFile | None]:
@@ -87,8 +89,10 @@ def pool(paths: list[Path]) -> Pool:
         for name, info in results.model_info.items():
             known = merged.model_info.setdefault(name, info)
             if known.base_url != info.base_url or known.model != info.model:
-                merged.mismatches.append(f"model {name!r} is {known.model} at {known.base_url} in one file and "
-                                         f"{info.model} at {info.base_url} in {path}")
+                merged.mismatches.append(
+                    f"model {name!r} is {known.model} at {known.base_url} in one file and "
+                    f"{info.model} at {info.base_url} in {path}"
+                )
         for benchmark, files in results.data_files.items():
             known_files = merged.data_files.setdefault(benchmark, files)
             if known_files != files:
@@ -119,13 +123,16 @@ def subset_mismatches(records: list[InstanceRecord]) -> list[str]:
         if len(subsets) > 1:
             sizes = ", ".join(f"{model} {len(ids)}" for model, ids in per_model.items())
             shared = len(frozenset.intersection(*subsets))
-            problems.append(f"{benchmark}: the models were run on different instances ({sizes}; {shared} shared): "
-                            "paired tests use the shared ones, scores and win rates do not compare like with like")
+            problems.append(
+                f"{benchmark}: the models were run on different instances ({sizes}; {shared} shared): "
+                "paired tests use the shared ones, scores and win rates do not compare like with like"
+            )
     return problems
 
 
-def merge(paths: list[Path], *, uncertainty: Uncertainty | None = None, command_line: list[str] | None = None
-          ) -> tuple[ResultsFile, list[str]]:
+def merge(
+    paths: list[Path], *, uncertainty: Uncertainty | None = None, command_line: list[str] | None = None
+) -> tuple[ResultsFile, list[str]]:
     """The leaderboard of the pooled files, and the mismatches found."""
     from pytest_medhelm import __version__
     from pytest_medhelm.results import aggregate
@@ -133,7 +140,16 @@ def merge(paths: list[Path], *, uncertainty: Uncertainty | None = None, command_
     merged = pool(paths)
     notes = [f"merged from {len(paths)} files: {', '.join(str(p) for p in paths)}"]
     notes += [f"mismatch: {problem}" for problem in merged.mismatches]
-    results = aggregate(list(merged.records.values()), dict(merged.errors), merged.models, notes, uncertainty=uncertainty,
-                        plugin_version=__version__, command_line=command_line or [],
-                        model_info=merged.model_info, data_files=merged.data_files, skipped=merged.skipped)
+    results = aggregate(
+        list(merged.records.values()),
+        dict(merged.errors),
+        merged.models,
+        notes,
+        uncertainty=uncertainty,
+        plugin_version=__version__,
+        command_line=command_line or [],
+        model_info=merged.model_info,
+        data_files=merged.data_files,
+        skipped=merged.skipped,
+    )
     return results, merged.mismatches

@@ -27,9 +27,11 @@ def write_reports(results: ResultsFile, directory: Path, *, include_text: bool =
     from pytest_medhelm.leaderboard import html, junit, markdown
 
     directory.mkdir(parents=True, exist_ok=True)
-    return {MARKDOWN: _write_text(directory / MARKDOWN, markdown.render(results)),
-            HTML: _write_text(directory / HTML, html.render(results, include_text=include_text)),
-            SUMMARY: junit.write_summary(results, directory / SUMMARY)}
+    return {
+        MARKDOWN: _write_text(directory / MARKDOWN, markdown.render(results)),
+        HTML: _write_text(directory / HTML, html.render(results, include_text=include_text)),
+        SUMMARY: junit.write_summary(results, directory / SUMMARY),
+    }
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -85,8 +85,13 @@ def score_of(scores: Sequence[float], runs: Sequence[str] | None = None) -> floa
     return float(np.mean([values[g].mean() for g in _groups(values, runs)]))
 
 
-def bootstrap_replicates(matrix: np.ndarray, runs: Sequence[str] | None = None, *,
-                         resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
+def bootstrap_replicates(
+    matrix: np.ndarray,
+    runs: Sequence[str] | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
     """Bootstrap replicates of the scores of several models on shared instances.
 
     ``matrix`` is instances x models (NaN where a model has no score for an instance, e.g. an
@@ -120,8 +125,14 @@ def percentile_interval(replicates: np.ndarray, level: float = DEFAULT_LEVEL) ->
     return Interval(float(low), float(high), level)
 
 
-def bootstrap_ci(scores: Sequence[float], runs: Sequence[str] | None = None, *, level: float = DEFAULT_LEVEL,
-                 resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Interval:
+def bootstrap_ci(
+    scores: Sequence[float],
+    runs: Sequence[str] | None = None,
+    *,
+    level: float = DEFAULT_LEVEL,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
     """Percentile bootstrap interval of a benchmark score (mean, or mean of run means)."""
     if len(scores) == 0:
         raise ValueError("no scores to bootstrap")
@@ -148,13 +159,20 @@ def mcnemar_exact(a: Sequence[float], b: Sequence[float], runs: Sequence[str] | 
         from scipy.stats import binomtest
 
         p_value = float(binomtest(a_only, a_only + b_only, 0.5, alternative="two-sided").pvalue)
-    return PairedTest("mcnemar_exact", score_of(left - right, runs), min(1.0, p_value), len(left),
-                      discordant=(a_only, b_only))
+    return PairedTest(
+        "mcnemar_exact", score_of(left - right, runs), min(1.0, p_value), len(left), discordant=(a_only, b_only)
+    )
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], runs: Sequence[str] | None = None, *,
-                     level: float = DEFAULT_LEVEL, resamples: int = DEFAULT_RESAMPLES,
-                     seed: int = DEFAULT_SEED) -> PairedTest:
+def paired_bootstrap(
+    a: Sequence[float],
+    b: Sequence[float],
+    runs: Sequence[str] | None = None,
+    *,
+    level: float = DEFAULT_LEVEL,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> PairedTest:
     """Paired bootstrap of score(A) - score(B) on the same instances.
 
     The p-value is two-sided, from the replicates centred on the observed difference (the
@@ -169,12 +187,19 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], runs: Sequence[str]
     p_value = (extreme + 1) / (resamples + 1)
     if np.allclose(differences, differences[0]):  # no variation: a constant difference
         p_value = 1.0 if observed == 0 else 0.0
-    return PairedTest("paired_bootstrap", observed, float(p_value), len(left),
-                      interval=percentile_interval(replicates, level))
+    return PairedTest(
+        "paired_bootstrap", observed, float(p_value), len(left), interval=percentile_interval(replicates, level)
+    )
 
 
-def paired_test(a: Sequence[float], b: Sequence[float], runs: Sequence[str] | None = None, *,
-                resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> PairedTest:
+def paired_test(
+    a: Sequence[float],
+    b: Sequence[float],
+    runs: Sequence[str] | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> PairedTest:
     """McNemar's exact test when both models' scores are all 0 or 1, else the paired bootstrap."""
     left, right = _paired_arrays(a, b)
     if np.isin(left, (0.0, 1.0)).all() and np.isin(right, (0.0, 1.0)).all():

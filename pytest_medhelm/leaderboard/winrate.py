@@ -30,8 +30,9 @@ def column_win_rates(values: Mapping[str, float | None], *, lower_is_better: boo
     return rates
 
 
-def mean_win_rates(table: Table, models: Sequence[str] = (), *,
-                   lower_is_better: bool = False) -> dict[str, float | None]:
+def mean_win_rates(
+    table: Table, models: Sequence[str] = (), *, lower_is_better: bool = False
+) -> dict[str, float | None]:
     """Mean win rate of every model (those in ``models`` first, then any other in the table)."""
     per_model: dict[str, list[float]] = {model: [] for model in models}
     for column in table.values():

@@ -99,8 +99,9 @@ def _readonly_uri(db_path: str | os.PathLike[str]) -> str:
 # What a query may do: read tables and call functions (``randomblob`` included: its size is
 # capped by MAX_VALUE_BYTES). Everything else (ATTACH, PRAGMA, CREATE TEMP, INSERT into a temporary
 # table, BEGIN) is refused with "not authorized".
-_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                      getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
+_ALLOWED = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+)
 
 
 def _read_only(action: int, *_: Any) -> int:

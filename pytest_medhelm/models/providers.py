@@ -55,8 +55,12 @@ def build_call(model: ModelConfig, request: ModelRequest) -> HttpCall:
     max_tokens = model.output_budget(request.max_tokens)
     messages = [{"role": "user", "content": request.prompt}]
     if model.provider == "anthropic":
-        body: dict[str, Any] = {"model": model.model, "max_tokens": max_tokens, "messages": messages,
-                                "temperature": request.temperature}
+        body: dict[str, Any] = {
+            "model": model.model,
+            "max_tokens": max_tokens,
+            "messages": messages,
+            "temperature": request.temperature,
+        }
         # Claude rejects whitespace-only stop sequences; HELM drops them (spec 7.5).
         stops = [s for s in request.stop if s.strip()]
         if stops:
@@ -73,8 +77,17 @@ def build_call(model: ModelConfig, request: ModelRequest) -> HttpCall:
             body["stop"] = stop
         body["max_completion_tokens"] = max_tokens
     else:
-        body = {"model": model.model, "messages": messages, "temperature": request.temperature, "top_p": 1,
-                "n": 1, "stop": stop, "max_tokens": max_tokens, "presence_penalty": 0, "frequency_penalty": 0}
+        body = {
+            "model": model.model,
+            "messages": messages,
+            "temperature": request.temperature,
+            "top_p": 1,
+            "n": 1,
+            "stop": stop,
+            "max_tokens": max_tokens,
+            "presence_penalty": 0,
+            "frequency_penalty": 0,
+        }
     body.update(model.params)
     return HttpCall(f"{model.base_url}/chat/completions", body)
 
@@ -105,8 +118,11 @@ def parse_response(model: ModelConfig, body: Any) -> tuple[str, Usage]:
         text = message.get("content") or ""
         usage = body.get("usage") or {}
         details = usage.get("completion_tokens_details") or {}
-        return text, Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
-                           int(details.get("reasoning_tokens") or 0))
+        return text, Usage(
+            int(usage.get("prompt_tokens", 0)),
+            int(usage.get("completion_tokens", 0)),
+            int(details.get("reasoning_tokens") or 0),
+        )
     except MalformedResponse:
         raise
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:

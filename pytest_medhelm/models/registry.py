@@ -207,11 +207,13 @@ class ModelRegistry:
         if found is None:
             raise RegistryError(
                 f"unknown model {spec!r}: not in the registry (known: {', '.join(sorted(self._by_name))}); "
-                "add it with --medhelm-models-file or use NAME@http://host:port/v1")
+                "add it with --medhelm-models-file or use NAME@http://host:port/v1"
+            )
         if found.base_url is None and found.provider != "baseline":
             raise RegistryError(
                 f"model {spec!r} (provider {found.provider}) has no base_url: set one in its models-file entry "
-                f"or use {spec}@http://host:port/v1")
+                f"or use {spec}@http://host:port/v1"
+            )
         return found
 
     def _lookup(self, name: str) -> ModelConfig | None:

@@ -26,8 +26,11 @@ from pytest_medhelm.plugin.session import MedhelmPlugin, plugin_key
 from pytest_medhelm.suites import SUITES_DIR
 from pytest_medhelm.taxonomy import load_taxonomy
 
-ACCESS_MARKERS = {"public": "publicly downloadable data", "gated": "credentialed data (PhysioNet and similar)",
-                  "private": "a hospital's own data"}
+ACCESS_MARKERS = {
+    "public": "publicly downloadable data",
+    "gated": "credentialed data (PhysioNet and similar)",
+    "private": "a hospital's own data",
+}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -51,9 +54,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 
 def _register_markers(config: pytest.Config) -> None:
-    lines = ["medhelm: a MedHELM benchmark item",
-             "closed_ended: scored against a reference (exact match, F1, execution accuracy)",
-             "open_ended: free text scored by the LLM jury"]
+    lines = [
+        "medhelm: a MedHELM benchmark item",
+        "closed_ended: scored against a reference (exact match, F1, execution accuracy)",
+        "open_ended: free text scored by the LLM jury",
+    ]
     lines += [f"{name}: MedHELM access level: {text}" for name, text in ACCESS_MARKERS.items()]
     for category in load_taxonomy().categories:
         lines.append(f"{category.id}: MedHELM category {category.name}")
@@ -101,7 +106,8 @@ def pytest_configure(config: pytest.Config) -> None:
             from pytest_medhelm.plugin.nodeids import resolve_args, selected_gates_key
 
             config.args, config.stash[selected_gates_key] = resolve_args(
-                config.args, config.invocation_params.dir, config.rootpath)
+                config.args, config.invocation_params.dir, config.rootpath
+            )
 
 
 def _contributions(config: pytest.Config) -> list[str]:

@@ -19,8 +19,9 @@ class BenchmarkCollection:
 
             # Named by its place in the suites folder however it was selected, so that the ids
             # printed can be pasted back from anywhere (plugin/nodeids.py).
-            return BenchmarkModule.from_parent(parent, path=module_path,
-                                               nodeid=suite_nodeid(module_path, parent.config.rootpath))
+            return BenchmarkModule.from_parent(
+                parent, path=module_path, nodeid=suite_nodeid(module_path, parent.config.rootpath)
+            )
         return None
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

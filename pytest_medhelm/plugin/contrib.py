@@ -59,8 +59,10 @@ def _add_path(found: Contributions, entry: str | os.PathLike[str], rootdir: Path
                 raise pytest.UsageError(f"medhelm: pytest_medhelm_benchmarks contributed {file}, a built-in suite")
             found.modules.add(file)
         elif path.is_file():
-            raise pytest.UsageError(f"medhelm: pytest_medhelm_benchmarks contributed {entry!s}: expected a suite "
-                                    "module (.py defining BENCHMARK), a *.medhelm.yaml file or a directory")
+            raise pytest.UsageError(
+                f"medhelm: pytest_medhelm_benchmarks contributed {entry!s}: expected a suite "
+                "module (.py defining BENCHMARK), a *.medhelm.yaml file or a directory"
+            )
 
 
 def gather(config: pytest.Config) -> Contributions:
@@ -68,25 +70,35 @@ def gather(config: pytest.Config) -> Contributions:
     from pytest_medhelm.benchmark import Benchmark
 
     found = Contributions()
-    ids = {benchmark for category in load_taxonomy().categories for sub in category.subcategories
-           for benchmark in sub.benchmarks}
+    ids = {
+        benchmark
+        for category in load_taxonomy().categories
+        for sub in category.subcategories
+        for benchmark in sub.benchmarks
+    }
     for answer in config.hook.pytest_medhelm_benchmarks(config=config):
         for entry in answer or ():
             if isinstance(entry, Benchmark):
                 if entry.id in ids:
-                    raise pytest.UsageError(f"medhelm: pytest_medhelm_benchmarks contributed benchmark id "
-                                            f"{entry.id!r} twice, or a built-in benchmark's id")
+                    raise pytest.UsageError(
+                        f"medhelm: pytest_medhelm_benchmarks contributed benchmark id "
+                        f"{entry.id!r} twice, or a built-in benchmark's id"
+                    )
                 ids.add(entry.id)
                 anchor = _anchor(entry)
                 if anchor is None:
-                    raise pytest.UsageError(f"medhelm: contributed benchmark {entry.id!r}: its to_instance must be "
-                                            "a function defined in a .py file (its items are collected there)")
+                    raise pytest.UsageError(
+                        f"medhelm: contributed benchmark {entry.id!r}: its to_instance must be "
+                        "a function defined in a .py file (its items are collected there)"
+                    )
                 found.objects[anchor].append(entry)
             elif isinstance(entry, (str, os.PathLike)):
                 _add_path(found, entry, config.rootpath)
             else:
-                raise pytest.UsageError(f"medhelm: pytest_medhelm_benchmarks returned {entry!r}: expected a "
-                                        "Benchmark, or the path of a suite module, a *.medhelm.yaml file or a folder")
+                raise pytest.UsageError(
+                    f"medhelm: pytest_medhelm_benchmarks returned {entry!r}: expected a "
+                    "Benchmark, or the path of a suite module, a *.medhelm.yaml file or a folder"
+                )
     return found
 
 
@@ -121,8 +133,9 @@ class AnchorFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Collector]:
         for benchmark in self.benchmarks:
-            node = ContributedObject.from_parent(self, path=self.path, name=benchmark.id,
-                                                 nodeid=f"{self.nodeid}::{benchmark.id}")
+            node = ContributedObject.from_parent(
+                self, path=self.path, name=benchmark.id, nodeid=f"{self.nodeid}::{benchmark.id}"
+            )
             node.benchmark = benchmark
             yield node
 

@@ -81,8 +81,9 @@ class EngineHolder:
             # Opened here even when a child will use it: a bad file is named before anything is paid for.
             cache = self._open_cache() if placement != "shared" else None
             if placement == "here":
-                self._engine = Engine(concurrency=self.concurrency, cache=cache,
-                                      include_text=self.settings.include_text)
+                self._engine = Engine(
+                    concurrency=self.concurrency, cache=cache, include_text=self.settings.include_text
+                )
             else:
                 from pytest_medhelm.engine.process import EngineConnection, EngineProcess
 
@@ -92,9 +93,12 @@ class EngineHolder:
                 else:
                     if cache is not None:
                         cache.close()
-                    self._connection = EngineProcess(concurrency=self.concurrency, cache=self.settings.cache,
-                                                     listen=self._serves_workers,
-                                                     include_text=self.settings.include_text)
+                    self._connection = EngineProcess(
+                        concurrency=self.concurrency,
+                        cache=self.settings.cache,
+                        listen=self._serves_workers,
+                        include_text=self.settings.include_text,
+                    )
                 self._engine = Engine(concurrency=self.concurrency, process=self._connection)
         return self._engine
 

@@ -42,12 +42,14 @@ class ModelClient:
 
         return ModelRequest(prompt=prompt, max_tokens=max_tokens, temperature=temperature, stop=tuple(stop))
 
-    def complete(self, prompt: str, *, max_tokens: int = 512, temperature: float = 0.0,
-                 stop: tuple[str, ...] = ()) -> Completion:
+    def complete(
+        self, prompt: str, *, max_tokens: int = 512, temperature: float = 0.0, stop: tuple[str, ...] = ()
+    ) -> Completion:
         return self._engine.complete_sync(self.config, self._request(prompt, max_tokens, temperature, stop))
 
-    async def acomplete(self, prompt: str, *, max_tokens: int = 512, temperature: float = 0.0,
-                        stop: tuple[str, ...] = ()) -> Completion:
+    async def acomplete(
+        self, prompt: str, *, max_tokens: int = 512, temperature: float = 0.0, stop: tuple[str, ...] = ()
+    ) -> Completion:
         import asyncio
 
         request = self._request(prompt, max_tokens, temperature, stop)
@@ -72,11 +74,20 @@ Recorder = Callable[..., "InstanceRecord"]
 def medhelm_record(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     """Record one scored instance; it is aggregated and written like a built-in item's."""
 
-    def record(score: float, *, benchmark: str, completion: Completion | None = None,
-               metric: str = "score", metrics: Mapping[str, float] | None = None,
-               pass_at: float | None = None, instance_id: str | None = None, model: str | None = None,
-               category: str = "custom", subcategory: str = "custom",
-               scale: tuple[float, float] = (0.0, 1.0)) -> InstanceRecord:
+    def record(
+        score: float,
+        *,
+        benchmark: str,
+        completion: Completion | None = None,
+        metric: str = "score",
+        metrics: Mapping[str, float] | None = None,
+        pass_at: float | None = None,
+        instance_id: str | None = None,
+        model: str | None = None,
+        category: str = "custom",
+        subcategory: str = "custom",
+        scale: tuple[float, float] = (0.0, 1.0),
+    ) -> InstanceRecord:
         # A low score points at the user's test, not at this frame, whose arguments hold the
         # model's output.
         __tracebackhide__ = True
@@ -88,10 +99,17 @@ def medhelm_record(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         if model:
             usage["model"] = model
         row = InstanceRecord(
-            benchmark=benchmark, instance_id=instance_id or request.node.name, score=score,
-            metrics={metric: score, **(metrics or {})}, passed=passed, category=category,
-            subcategory=subcategory, metric=metric, normalized=(score - scale[0]) / (scale[1] - scale[0]),
-            scale=list(scale), **usage,
+            benchmark=benchmark,
+            instance_id=instance_id or request.node.name,
+            score=score,
+            metrics={metric: score, **(metrics or {})},
+            passed=passed,
+            category=category,
+            subcategory=subcategory,
+            metric=metric,
+            normalized=(score - scale[0]) / (scale[1] - scale[0]),
+            scale=list(scale),
+            **usage,
         )
         request.node.user_properties.extend(row.to_properties())
         if not passed:
@@ -135,16 +153,25 @@ class JuryClient:
     def __init__(self, plugin: Any) -> None:
         self._plugin = plugin
 
-    def score(self, question: str, answer: str, gold: str = "", *, rubric: Mapping[str, str],
-              scale: tuple[float, float] = (1.0, 5.0), default_score: float | None = None) -> Any:
+    def score(
+        self,
+        question: str,
+        answer: str,
+        gold: str = "",
+        *,
+        rubric: Mapping[str, str],
+        scale: tuple[float, float] = (1.0, 5.0),
+        default_score: float | None = None,
+    ) -> Any:
         """Judge ``answer``; the rubric maps each criterion to its guiding question. Returns a
         :class:`~pytest_medhelm.jury.JuryResult`: ``score`` (MedHELM's aggregate), ``score_repaired``,
         ``normalized``, ``by_judge`` (judge -> criterion -> score) and ``verdicts`` (the details)."""
         from pytest_medhelm.jury.prompts import rubric_prompt
 
         jury = self._plugin.jury
-        prompt = rubric_prompt(rubric, scale, default_score=scale[0] if default_score is None else default_score,
-                               source="medhelm_jury")
+        prompt = rubric_prompt(
+            rubric, scale, default_score=scale[0] if default_score is None else default_score, source="medhelm_jury"
+        )
         engine = self._plugin.engine
         return engine.submit(jury.jury.judge(engine, prompt, question=question, answer=answer, gold=gold)).result()
 

@@ -46,12 +46,25 @@ class GateRunner:
         g: GateConfig = self.gate_config
         return self.baseline is not None or bool(g.benchmarks or g.categories or g.overall)
 
-    def judge(self, results: ResultsFile, selected: dict[str, str], unscored: dict[str, str],
-              complete: bool, reason: str | None) -> list[GateVerdict]:
+    def judge(
+        self,
+        results: ResultsFile,
+        selected: dict[str, str],
+        unscored: dict[str, str],
+        complete: bool,
+        reason: str | None,
+    ) -> list[GateVerdict]:
         from pytest_medhelm.gates import Check, GateVerdict, evaluate
 
-        verdicts = evaluate(results, self.gate_config, baseline=self.baseline, selected=selected,
-                            max_drop=self.settings.max_drop, alpha=self.settings.alpha, unscored=unscored)
+        verdicts = evaluate(
+            results,
+            self.gate_config,
+            baseline=self.baseline,
+            selected=selected,
+            max_drop=self.settings.max_drop,
+            alpha=self.settings.alpha,
+            unscored=unscored,
+        )
         if not complete:
             # Never a green gate over a partial run: every verdict fails, saying why.
             for verdict in verdicts:
@@ -62,8 +75,15 @@ class GateRunner:
             verdicts = [v for v in verdicts if v.name in wanted]
             for name in sorted(wanted - found):
                 known = ", ".join(sorted(found)) or "none"
-                verdicts.append(GateVerdict(name, name, "unknown", "-", [Check(
-                    "gate", False, f"no gate {name} in this run (its gates: {known})")]))
+                verdicts.append(
+                    GateVerdict(
+                        name,
+                        name,
+                        "unknown",
+                        "-",
+                        [Check("gate", False, f"no gate {name} in this run (its gates: {known})")],
+                    )
+                )
         for verdict in verdicts:
             publish(self.config, verdict)
         return verdicts
@@ -84,16 +104,22 @@ def _read_baseline(settings: Settings) -> ResultsFile:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise pytest.UsageError(f"--medhelm-baseline {path}: not a results.json: {first}") from None
     if baseline.status != "complete":
-        raise pytest.UsageError(f"--medhelm-baseline {path}: that run is {baseline.status} "
-                                f"({baseline.status_reason}); a baseline must be a complete run")
+        raise pytest.UsageError(
+            f"--medhelm-baseline {path}: that run is {baseline.status} "
+            f"({baseline.status_reason}); a baseline must be a complete run"
+        )
     if not baseline.instances:
         raise pytest.UsageError(f"--medhelm-baseline {path}: it holds no scored instance")
     return baseline
 
 
 def _properties(verdict: GateVerdict) -> list[tuple[str, Any]]:
-    props: list[tuple[str, Any]] = [("medhelm.gate", verdict.name), ("medhelm.gate.target", verdict.target),
-                                    ("medhelm.gate.model", verdict.model), ("medhelm.gate.passed", verdict.passed)]
+    props: list[tuple[str, Any]] = [
+        ("medhelm.gate", verdict.name),
+        ("medhelm.gate.target", verdict.target),
+        ("medhelm.gate.model", verdict.model),
+        ("medhelm.gate.passed", verdict.passed),
+    ]
     for check in verdict.checks:
         for key, value in check.numbers.items():
             if isinstance(value, (str, int, float, bool)):
@@ -111,9 +137,18 @@ def publish(config: pytest.Config, verdict: GateVerdict) -> None:
     now = time.time()
     for when in ("setup", "call", "teardown"):
         failed = when == "call" and not verdict.passed
-        report = pytest.TestReport(nodeid, location, keywords, "failed" if failed else "passed",
-                                   verdict.message() if failed else None, when, sections=[], duration=0.0,
-                                   start=now, stop=now,
-                                   user_properties=_properties(verdict) if when == "call" else [])
+        report = pytest.TestReport(
+            nodeid,
+            location,
+            keywords,
+            "failed" if failed else "passed",
+            verdict.message() if failed else None,
+            when,
+            sections=[],
+            duration=0.0,
+            start=now,
+            stop=now,
+            user_properties=_properties(verdict) if when == "call" else [],
+        )
         hook.pytest_runtest_logreport(report=report)
     hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)

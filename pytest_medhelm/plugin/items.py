@@ -42,16 +42,27 @@ class ScoreBelowPass(Exception):
 
 
 def benchmark_markers(benchmark: Benchmark) -> list[pytest.MarkDecorator]:
-    names = ["medhelm", benchmark.id, benchmark.category, slug(benchmark.subcategory), benchmark.access,
-             "open_ended" if benchmark.open_ended else "closed_ended"]
+    names = [
+        "medhelm",
+        benchmark.id,
+        benchmark.category,
+        slug(benchmark.subcategory),
+        benchmark.access,
+        "open_ended" if benchmark.open_ended else "closed_ended",
+    ]
     return [getattr(pytest.mark, name) for name in names]
 
 
 def usage_fields(completion: Completion) -> dict[str, Any]:
     """What a result row keeps of a model call: who answered, tokens, cost, latency, cache hit."""
-    return {"model": completion.model, "input_tokens": completion.input_tokens,
-            "output_tokens": completion.output_tokens, "cost_usd": round(completion.cost_usd, 8),
-            "cached": completion.cached, "latency_s": round(completion.latency_s, 4)}
+    return {
+        "model": completion.model,
+        "input_tokens": completion.input_tokens,
+        "output_tokens": completion.output_tokens,
+        "cost_usd": round(completion.cost_usd, 8),
+        "cached": completion.cached,
+        "latency_s": round(completion.latency_s, 4),
+    }
 
 
 def below_pass_rule(benchmark_id: str, metric: str, score: float, pass_at: float) -> ScoreBelowPass:
@@ -64,20 +75,33 @@ def jury_fields(outcome: Outcome) -> dict[str, Any]:
     fields: dict[str, Any] = {"scale": list(outcome.benchmark.scale)}
     jury = outcome.jury
     if jury is not None:
-        fields.update(jury_input_tokens=jury.input_tokens, jury_output_tokens=jury.output_tokens,
-                      jury_cost_usd=round(jury.cost_usd, 8), jury=jury.detail())
+        fields.update(
+            jury_input_tokens=jury.input_tokens,
+            jury_output_tokens=jury.output_tokens,
+            jury_cost_usd=round(jury.cost_usd, 8),
+            jury=jury.detail(),
+        )
     return fields
 
 
 def record_for(outcome: Outcome) -> InstanceRecord:
     benchmark = outcome.benchmark
     # Built from our own typed values: no validation needed (one per item, on the hot path).
-    return InstanceRecord.model_construct(**jury_fields(outcome),
-        benchmark=benchmark.id, instance_id=outcome.instance.id, score=outcome.score, metrics=outcome.metrics,
-        passed=outcome.passed, run=outcome.instance.run, category=benchmark.category,
-        subcategory=benchmark.subcategory, metric=benchmark.main_metric,
-        normalized=benchmark.normalized(outcome.score), open_ended=benchmark.open_ended,
-        prompt_source=benchmark.prompt_source, **usage_fields(outcome.completion),
+    return InstanceRecord.model_construct(
+        **jury_fields(outcome),
+        benchmark=benchmark.id,
+        instance_id=outcome.instance.id,
+        score=outcome.score,
+        metrics=outcome.metrics,
+        passed=outcome.passed,
+        run=outcome.instance.run,
+        category=benchmark.category,
+        subcategory=benchmark.subcategory,
+        metric=benchmark.main_metric,
+        normalized=benchmark.normalized(outcome.score),
+        open_ended=benchmark.open_ended,
+        prompt_source=benchmark.prompt_source,
+        **usage_fields(outcome.completion),
     )
 
 
@@ -93,8 +117,9 @@ class _BracketItem(pytest.Item):
 
 
 class InstanceItem(_BracketItem):
-    def __init__(self, *, benchmark: Benchmark, instance: Instance, model: ModelConfig,
-                 loaded: LoadedBenchmark, **kwargs: Any) -> None:
+    def __init__(
+        self, *, benchmark: Benchmark, instance: Instance, model: ModelConfig, loaded: LoadedBenchmark, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.benchmark = benchmark
         self.instance = instance
@@ -119,8 +144,11 @@ class InstanceItem(_BracketItem):
                 # never through repr_failure, and its frames hold the prompt (patient text) and the
                 # request headers (the API key); formatting it also costs about a second an item.
                 # --showlocals is the explicit request for the full traceback.
-                message = str(exc) if isinstance(exc, ModelError) else (
-                    f"{self.benchmark.id}: {type(exc).__name__}: {exc} (--showlocals for the traceback)")
+                message = (
+                    str(exc)
+                    if isinstance(exc, ModelError)
+                    else (f"{self.benchmark.id}: {type(exc).__name__}: {exc} (--showlocals for the traceback)")
+                )
                 raise pytest.fail.Exception(message, pytrace=False) from None
             raise
 
@@ -135,8 +163,7 @@ class InstanceItem(_BracketItem):
             reported.add(self.benchmark.id)
             self.user_properties.append((DATA_FILES_PROPERTY, data_file_hashes(self.loaded)))
         if not outcome.passed:
-            raise below_pass_rule(self.benchmark.id, self.benchmark.main_metric, outcome.score,
-                                  self.benchmark.pass_at)
+            raise below_pass_rule(self.benchmark.id, self.benchmark.main_metric, outcome.score, self.benchmark.pass_at)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         # Short, and never the prompt or the model's output: both may hold patient text.
@@ -203,8 +230,14 @@ class BenchmarkModule(pytest.File):
             self.add_marker(marker)
 
         def notice(suffix: str, message: str, skip: bool) -> NoticeItem:
-            return NoticeItem.from_parent(self, name=f"{benchmark.id}[{suffix}]", message=message, skip=skip,
-                                          benchmark_id=benchmark.id, kind=suffix)
+            return NoticeItem.from_parent(
+                self,
+                name=f"{benchmark.id}[{suffix}]",
+                message=message,
+                skip=skip,
+                benchmark_id=benchmark.id,
+                kind=suffix,
+            )
 
         if not plugin.models:
             yield notice("no-model", "no model given: pass --medhelm-model NAME", True)
@@ -233,17 +266,27 @@ class BenchmarkModule(pytest.File):
                 yield notice("jury", f"{benchmark.id}: {exc}", False)
                 return
         elif benchmark.requires_jury:
-            yield notice("jury", f"{benchmark.id} has no reference answer: only MedHELM's LLM jury can "
-                                 "score it, and the jury is off (--medhelm-jury none)", True)
+            yield notice(
+                "jury",
+                f"{benchmark.id} has no reference answer: only MedHELM's LLM jury can "
+                "score it, and the jury is off (--medhelm-jury none)",
+                True,
+            )
             return
         instances = loaded.instances
         if plugin.settings.shard is not None:  # --medhelm-shard I/N: every N-th instance from the I-th
             index, count = plugin.settings.shard
-            instances = instances[index - 1::count]
+            instances = instances[index - 1 :: count]
         for instance in instances:
             for model in plugin.models:
-                yield InstanceItem.from_parent(self, name=item_name(benchmark, instance, model),
-                                               benchmark=benchmark, instance=instance, model=model, loaded=loaded)
+                yield InstanceItem.from_parent(
+                    self,
+                    name=item_name(benchmark, instance, model),
+                    benchmark=benchmark,
+                    instance=instance,
+                    model=model,
+                    loaded=loaded,
+                )
 
 
 class UserBenchmarkFile(BenchmarkModule):
@@ -260,9 +303,11 @@ class UserBenchmarkFile(BenchmarkModule):
 def register_markers(config: pytest.Config, benchmark: Benchmark) -> None:
     """Declare a user benchmark's own markers (its id; ``custom`` places) so --strict-markers passes."""
     known = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
-    wanted = {benchmark.id: f"user-defined benchmark {benchmark.name}",
-              benchmark.category: f"category {benchmark.category}",
-              slug(benchmark.subcategory): f"subcategory {benchmark.subcategory}"}
+    wanted = {
+        benchmark.id: f"user-defined benchmark {benchmark.name}",
+        benchmark.category: f"category {benchmark.category}",
+        slug(benchmark.subcategory): f"subcategory {benchmark.subcategory}",
+    }
     for name, text in wanted.items():
         if name not in known:
             config.addinivalue_line("markers", f"{name}: {text}")

@@ -41,8 +41,7 @@ def parse_jury_option(values: Sequence[str] | None) -> tuple[str, ...] | None:
 class SessionJury:
     """The judges of a session and the judge prompt of each benchmark (built on first use)."""
 
-    def __init__(self, registry: ModelRegistry, names: tuple[str, ...] | None, data_dir: Any,
-                 env: Any = None) -> None:
+    def __init__(self, registry: ModelRegistry, names: tuple[str, ...] | None, data_dir: Any, env: Any = None) -> None:
         from pytest_medhelm.jury import Judge, Jury
         from pytest_medhelm.models import RegistryError
 
@@ -51,8 +50,11 @@ class SessionJury:
         self.default = names is None
         self._env = os.environ if env is None else env
         try:
-            judges = self._default_judges() if names is None else [
-                Judge(key, registry.resolve(n)) for key, n in zip(judge_keys(names), names)]
+            judges = (
+                self._default_judges()
+                if names is None
+                else [Judge(key, registry.resolve(n)) for key, n in zip(judge_keys(names), names)]
+            )
         except RegistryError as exc:
             raise pytest.UsageError(f"medhelm: --medhelm-jury: {exc}") from None
         self.jury: Jury = Jury(judges)
@@ -88,8 +90,10 @@ class SessionJury:
             return None
         which = "MedHELM's default judges" if self.default else "the jury's judges"
         names = "; ".join(f"${var} (for {', '.join(dict.fromkeys(judges))})" for var, judges in missing.items())
-        return (f"medhelm: {which} need API keys that are not set: {names}. Set them, choose other judges "
-                "with --medhelm-jury NAME[,NAME...], or score open-ended benchmarks by ROUGE with --medhelm-jury none")
+        return (
+            f"medhelm: {which} need API keys that are not set: {names}. Set them, choose other judges "
+            "with --medhelm-jury NAME[,NAME...], or score open-ended benchmarks by ROUGE with --medhelm-jury none"
+        )
 
     def prompt_for(self, benchmark: Benchmark) -> JuryPrompt:
         from pytest_medhelm.jury.prompts import helm_prompt, rubric_prompt
@@ -99,8 +103,12 @@ class SessionJury:
             user = getattr(benchmark, "jury", None)
             try:
                 if user is not None:
-                    cached = rubric_prompt(user.rubric, user.scale, default_score=user.default_score,
-                                           source=f"rubric:{getattr(benchmark, 'definition_file', '')}")
+                    cached = rubric_prompt(
+                        user.rubric,
+                        user.scale,
+                        default_score=user.default_score,
+                        source=f"rubric:{getattr(benchmark, 'definition_file', '')}",
+                    )
                 else:
                     cached = helm_prompt(benchmark.id, self.data_dir)
             except Exception as exc:  # noqa: BLE001 - raised again for every item of the benchmark
@@ -119,8 +127,9 @@ class SessionJury:
             return self.jury
         names = tuple(user.judges)
         if names not in self._user_juries:
-            self._user_juries[names] = Jury([Judge(key, self.registry.resolve(n))
-                                             for key, n in zip(judge_keys(names), names)])
+            self._user_juries[names] = Jury(
+                [Judge(key, self.registry.resolve(n)) for key, n in zip(judge_keys(names), names)]
+            )
         return self._user_juries[names]
 
     def scored(self, benchmark: Benchmark) -> Benchmark:
@@ -133,8 +142,9 @@ class SessionJury:
             return benchmark
         prompt = self.prompt_for(benchmark)
         metric = benchmark.jury_metric or JURY_METRIC
-        return with_jury(benchmark, self.jury_for(benchmark), prompt, metric=metric,
-                         main=benchmark.jury_metric is not None)
+        return with_jury(
+            benchmark, self.jury_for(benchmark), prompt, metric=metric, main=benchmark.jury_metric is not None
+        )
 
 
 class JuryKeyGate:
@@ -151,8 +161,10 @@ class JuryKeyGate:
         if session.config.option.collectonly:
             return  # nothing will be called
         if self.plugin.settings.jury == () or not any(
-                needs_jury(benchmark) for item in session.items
-                if (benchmark := getattr(item, "benchmark", None)) is not None and hasattr(item, "instance")):
+            needs_jury(benchmark)
+            for item in session.items
+            if (benchmark := getattr(item, "benchmark", None)) is not None and hasattr(item, "instance")
+        ):
             return
         jury = self.plugin.jury
         message = jury.missing_key_message() if jury is not None else None

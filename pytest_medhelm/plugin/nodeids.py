@@ -54,8 +54,8 @@ def resolve_args(args: Sequence[str], invocation_dir: Path, rootpath: Path) -> t
     gates: set[str] = set()
     for arg in args:
         if arg.startswith(GATE_PREFIX):
-            gates.add(arg[len(GATE_PREFIX):])
-            path = str(_suite_path_for_gate(arg[len(GATE_PREFIX):]))
+            gates.add(arg[len(GATE_PREFIX) :])
+            path = str(_suite_path_for_gate(arg[len(GATE_PREFIX) :]))
             if path not in resolved:
                 resolved.append(path)
             continue

@@ -18,44 +18,129 @@ DEFAULT_ALPHA = 0.05  # ... and fails only when the drop is significant at this 
 
 # (option, ini key, type, default, help); every option has an ini twin.
 _OPTIONS: list[tuple[str, str, str, Any, str]] = [
-    ("--medhelm-model", "medhelm_model", "args", [],
-     "model to evaluate (registry name, alias, or NAME@http://host:port/v1); repeat to compare models"),
-    ("--medhelm-models-file", "medhelm_models_file", "string", None,
-     "YAML model registry merged over the built-in one"),
-    ("--medhelm-max-instances", "medhelm_max_instances", "int", DEFAULT_MAX_INSTANCES,
-     "instances per benchmark (run), sampled as MedHELM does (default 1000)"),
-    ("--medhelm-data-dir", "medhelm_data_dir", "string", None,
-     "local data mirror: DIR/<benchmark_id>/test.jsonl (+ side files), or owners' files in DIR/<id>/"),
-    ("--medhelm-output", "medhelm_output", "string", "medhelm-results",
-     "directory for results.json (default medhelm-results/)"),
-    ("--medhelm-cache", "medhelm_cache", "string", None,
-     "response cache SQLite file (default .medhelm-cache/responses.sqlite under the rootdir)"),
+    (
+        "--medhelm-model",
+        "medhelm_model",
+        "args",
+        [],
+        "model to evaluate (registry name, alias, or NAME@http://host:port/v1); repeat to compare models",
+    ),
+    (
+        "--medhelm-models-file",
+        "medhelm_models_file",
+        "string",
+        None,
+        "YAML model registry merged over the built-in one",
+    ),
+    (
+        "--medhelm-max-instances",
+        "medhelm_max_instances",
+        "int",
+        DEFAULT_MAX_INSTANCES,
+        "instances per benchmark (run), sampled as MedHELM does (default 1000)",
+    ),
+    (
+        "--medhelm-data-dir",
+        "medhelm_data_dir",
+        "string",
+        None,
+        "local data mirror: DIR/<benchmark_id>/test.jsonl (+ side files), or owners' files in DIR/<id>/",
+    ),
+    (
+        "--medhelm-output",
+        "medhelm_output",
+        "string",
+        "medhelm-results",
+        "directory for results.json (default medhelm-results/)",
+    ),
+    (
+        "--medhelm-cache",
+        "medhelm_cache",
+        "string",
+        None,
+        "response cache SQLite file (default .medhelm-cache/responses.sqlite under the rootdir)",
+    ),
     ("--medhelm-no-cache", "medhelm_no_cache", "bool", False, "do not read or write the response cache"),
-    ("--medhelm-concurrency", "medhelm_concurrency", "int", DEFAULT_CONCURRENCY,
-     "model requests in flight per model (shared across xdist workers)"),
-    ("--medhelm-baseline", "medhelm_baseline", "string", None,
-     "a previous run's results.json: each benchmark (and configured category/overall) gets a gate "
-     "that fails on a significant drop larger than --medhelm-max-drop"),
-    ("--medhelm-max-drop", "medhelm_max_drop", "float", DEFAULT_MAX_DROP,
-     "drop of a 0-1 score from the baseline that a gate allows (default 0.02)"),
-    ("--medhelm-alpha", "medhelm_alpha", "float", DEFAULT_ALPHA,
-     "significance level of the baseline gates' paired test (default 0.05)"),
-    ("--medhelm-gates", "medhelm_gates", "string", None,
-     "gate thresholds file (default: [tool.medhelm.gates] in pyproject.toml, else medhelm.yaml, in the rootdir)"),
-    ("--medhelm-download", "medhelm_download", "bool", False,
-     "download public benchmark data that is not found locally"),
-    ("--medhelm-jury", "medhelm_jury", "args", [],
-     "LLM jury judges (registry names, aliases or NAME@http://host:port/v1, comma separated); "
-     "default MedHELM's three; 'none' scores open-ended benchmarks by ROUGE"),
-    ("--medhelm-include-text", "medhelm_include_text", "bool", False,
-     "show patient text (prompts, model outputs, providers' error messages, judges' explanations) in the terminal and JUnit, and outputs and references in report.html"),
-    ("--medhelm-shard", "medhelm_shard", "string", None,
-     "I/N: run only the I-th of N deterministic slices of every benchmark's instances "
-     "(merge the shards' results with `medhelm leaderboard`)"),
-    ("--medhelm-budget", "medhelm_budget", "string", None,
-     "USD: stop issuing new model requests once the session's spend passes this"),
-    ("--medhelm-estimate", "medhelm_estimate", "bool", False,
-     "print the expected cost of the selected items (prompt lengths, max tokens, registry prices) and send nothing"),
+    (
+        "--medhelm-concurrency",
+        "medhelm_concurrency",
+        "int",
+        DEFAULT_CONCURRENCY,
+        "model requests in flight per model (shared across xdist workers)",
+    ),
+    (
+        "--medhelm-baseline",
+        "medhelm_baseline",
+        "string",
+        None,
+        "a previous run's results.json: each benchmark (and configured category/overall) gets a gate "
+        "that fails on a significant drop larger than --medhelm-max-drop",
+    ),
+    (
+        "--medhelm-max-drop",
+        "medhelm_max_drop",
+        "float",
+        DEFAULT_MAX_DROP,
+        "drop of a 0-1 score from the baseline that a gate allows (default 0.02)",
+    ),
+    (
+        "--medhelm-alpha",
+        "medhelm_alpha",
+        "float",
+        DEFAULT_ALPHA,
+        "significance level of the baseline gates' paired test (default 0.05)",
+    ),
+    (
+        "--medhelm-gates",
+        "medhelm_gates",
+        "string",
+        None,
+        "gate thresholds file (default: [tool.medhelm.gates] in pyproject.toml, else medhelm.yaml, in the rootdir)",
+    ),
+    (
+        "--medhelm-download",
+        "medhelm_download",
+        "bool",
+        False,
+        "download public benchmark data that is not found locally",
+    ),
+    (
+        "--medhelm-jury",
+        "medhelm_jury",
+        "args",
+        [],
+        "LLM jury judges (registry names, aliases or NAME@http://host:port/v1, comma separated); "
+        "default MedHELM's three; 'none' scores open-ended benchmarks by ROUGE",
+    ),
+    (
+        "--medhelm-include-text",
+        "medhelm_include_text",
+        "bool",
+        False,
+        "show patient text (prompts, model outputs, providers' error messages, judges' explanations) in the terminal and JUnit, and outputs and references in report.html",
+    ),
+    (
+        "--medhelm-shard",
+        "medhelm_shard",
+        "string",
+        None,
+        "I/N: run only the I-th of N deterministic slices of every benchmark's instances "
+        "(merge the shards' results with `medhelm leaderboard`)",
+    ),
+    (
+        "--medhelm-budget",
+        "medhelm_budget",
+        "string",
+        None,
+        "USD: stop issuing new model requests once the session's spend passes this",
+    ),
+    (
+        "--medhelm-estimate",
+        "medhelm_estimate",
+        "bool",
+        False,
+        "print the expected cost of the selected items (prompt lengths, max tokens, registry prices) and send nothing",
+    ),
 ]
 
 
@@ -69,17 +154,32 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(flag, action="store_true", dest=ini, default=None, help=help_text)
             parser.addini(ini, help_text, type="bool", default=default)
         else:
-            group.addoption(flag, dest=ini, default=None, type={"int": int, "float": float}.get(kind, str),
-                            metavar=flag.rsplit("-", 1)[-1].upper(), help=help_text)
+            group.addoption(
+                flag,
+                dest=ini,
+                default=None,
+                type={"int": int, "float": float}.get(kind, str),
+                metavar=flag.rsplit("-", 1)[-1].upper(),
+                help=help_text,
+            )
             parser.addini(ini, help_text, type="string", default=None if default is None else str(default))
     # Replaced by gates in 0.2: kept only to say so (a low score never fails a run by itself).
-    group.addoption("--medhelm-strict", action="store_true", dest="medhelm_strict", default=None,
-                    help=argparse.SUPPRESS)
+    group.addoption(
+        "--medhelm-strict", action="store_true", dest="medhelm_strict", default=None, help=argparse.SUPPRESS
+    )
     parser.addini("medhelm_strict", "removed: use gates", type="string", default=None)
-    parser.addini("medhelm_data_paths", "per-benchmark data folders, one 'benchmark_id = path' a line",
-                  type="linelist", default=[])
-    parser.addini("medhelm_paths", "extra paths collected with the built-in suites when a model is given",
-                  type="paths", default=[])
+    parser.addini(
+        "medhelm_data_paths",
+        "per-benchmark data folders, one 'benchmark_id = path' a line",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "medhelm_paths",
+        "extra paths collected with the built-in suites when a model is given",
+        type="paths",
+        default=[],
+    )
 
 
 def _value(config: pytest.Config, ini: str, kind: str) -> Any:
@@ -129,8 +229,15 @@ def read_settings(config: pytest.Config) -> Settings:
     rootdir = Path(config.rootpath)
 
     def path(value: str | None) -> Path | None:
-        return None if not value else (rootdir / Path(value).expanduser() if not Path(value).expanduser().is_absolute()
-                                       else Path(value).expanduser())
+        return (
+            None
+            if not value
+            else (
+                rootdir / Path(value).expanduser()
+                if not Path(value).expanduser().is_absolute()
+                else Path(value).expanduser()
+            )
+        )
 
     def cli_path(value: str | None) -> Path | None:
         # Paths given on the command line are relative to the invocation directory, like pytest's own.
@@ -147,7 +254,8 @@ def read_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(
             "--medhelm-strict (ini medhelm_strict) was removed: a low score is a finding, not a failed run. "
             "Fail a run on scores with gates: min_score floors in [tool.medhelm.gates] (pyproject.toml) or "
-            "medhelm.yaml, and --medhelm-baseline PREVIOUS/results.json (see the README, 'Gates in CI')")
+            "medhelm.yaml, and --medhelm-baseline PREVIOUS/results.json (see the README, 'Gates in CI')"
+        )
     max_drop = _value(config, "medhelm_max_drop", "float")
     alpha = _value(config, "medhelm_alpha", "float")
     if max_drop is not None and not 0 <= max_drop <= 1:

@@ -64,17 +64,22 @@ class ItemTally:
         if report.nodeid.startswith(GATE_PREFIX):
             return  # gates are counted apart
         if report.when == "call":
-            kind = "passed" if report.passed else "skipped" if report.skipped else (
-                "wrong" if is_wrong_answer(report) else "failed")
+            kind = (
+                "passed"
+                if report.passed
+                else "skipped"
+                if report.skipped
+                else ("wrong" if is_wrong_answer(report) else "failed")
+            )
         elif report.failed:
             kind = "error"
         elif report.skipped:
             kind = "skipped"
             props = dict(report.user_properties)
             if NOTICE_KIND in props:
-                self.unavailable[report.nodeid] = _Unavailable(str(props.get(NOTICE_BENCHMARK, "")),
-                                                               str(props[NOTICE_KIND]),
-                                                               str(props.get(NOTICE_REASON, "")))
+                self.unavailable[report.nodeid] = _Unavailable(
+                    str(props.get(NOTICE_BENCHMARK, "")), str(props[NOTICE_KIND]), str(props.get(NOTICE_REASON, ""))
+                )
         else:
             return
         known = self.outcome.get(report.nodeid)
@@ -147,9 +152,15 @@ class RunOutcome:
     def counts(self, session: pytest.Session) -> dict[str, int]:
         tally = self.tally
         selected = max(int(session.testscollected or 0), len(tally.outcome))  # gates are not collected
-        return {"selected": selected, "passed": tally.count("passed"), "wrong": tally.count("wrong"),
-                "failed": tally.count("failed"), "errors": tally.count("error"),
-                "skipped": tally.count("skipped"), "not_run": selected - len(tally.outcome)}
+        return {
+            "selected": selected,
+            "passed": tally.count("passed"),
+            "wrong": tally.count("wrong"),
+            "failed": tally.count("failed"),
+            "errors": tally.count("error"),
+            "skipped": tally.count("skipped"),
+            "not_run": selected - len(tally.outcome),
+        }
 
     def _no_data(self) -> str | None:
         """One message when no selected benchmark could run, naming where data was looked for."""
@@ -169,12 +180,14 @@ class RunOutcome:
         parts = []
         if missing:
             lacked = ", ".join(f"{b}/" for b in missing)
-            parts.append(f"{where} lacks {lacked} (a benchmark's folder holds its test.jsonl or its "
-                         "owner's files)")
+            parts.append(f"{where} lacks {lacked} (a benchmark's folder holds its test.jsonl or its owner's files)")
         if other:
             parts.append("cannot run: " + "; ".join(other))
-        return ("no selected benchmark had data, nothing was scored: " + "; ".join(parts)
-                + ". `medhelm benchmarks --data-dir DIR` lists what a folder holds; `medhelm download` fetches it.")
+        return (
+            "no selected benchmark had data, nothing was scored: "
+            + "; ".join(parts)
+            + ". `medhelm benchmarks --data-dir DIR` lists what a folder holds; `medhelm download` fetches it."
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -190,11 +203,13 @@ class RunOutcome:
         verdicts = self.gates.judge(results, self._selected(results), self._unscored(), state == "complete", reason)
         results.gates = [GateResultRecord(**verdict.as_record()) for verdict in verdicts]
         failed_gates = sum(not verdict.passed for verdict in verdicts)
-        results.counts = RunCounts(**self.counts(session), gates_passed=len(verdicts) - failed_gates,
-                                   gates_failed=failed_gates)
+        results.counts = RunCounts(
+            **self.counts(session), gates_passed=len(verdicts) - failed_gates, gates_failed=failed_gates
+        )
         try:
-            self.config.hook.pytest_medhelm_results(results=results, path=self.settings.output / RESULTS_NAME,
-                                                    config=self.config)
+            self.config.hook.pytest_medhelm_results(
+                results=results, path=self.settings.output / RESULTS_NAME, config=self.config
+            )
         finally:
             self._write(results)  # even when a hook fails: nothing computed is lost
             self._mark_junit(results)
@@ -202,8 +217,11 @@ class RunOutcome:
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         elif failed_gates and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        elif (session.exitstatus == pytest.ExitCode.TESTS_FAILED and state == "complete"
-              and not (results.counts.failed or results.counts.errors)):
+        elif (
+            session.exitstatus == pytest.ExitCode.TESTS_FAILED
+            and state == "complete"
+            and not (results.counts.failed or results.counts.errors)
+        ):
             # Wrong answers are findings, not a broken run: the exit status is the gates'.
             session.exitstatus = pytest.ExitCode.OK
 
@@ -252,7 +270,9 @@ class RunOutcome:
         # hidden from the failure sections here, back in the statistics when the plugins run.
         stats = terminalreporter.stats
         failed = stats.get("failed", [])
-        self._hidden = [report for report in failed if isinstance(report, pytest.TestReport) and is_wrong_answer(report)]
+        self._hidden = [
+            report for report in failed if isinstance(report, pytest.TestReport) and is_wrong_answer(report)
+        ]
         if self._hidden:
             hidden = set(map(id, self._hidden))
             stats["failed"] = [report for report in failed if id(report) not in hidden]
@@ -281,13 +301,17 @@ class RunOutcome:
         if results.gates:
             failed = [gate for gate in results.gates if not gate.passed]
             terminalreporter.write_line("")
-            terminalreporter.write_line(f"gates: {len(results.gates) - len(failed)} passed, {len(failed)} failed"
-                                        + (": " + ", ".join(f"{GATE_PREFIX}{g.name}" for g in failed) if failed else ""),
-                                        red=bool(failed), green=not failed)
+            terminalreporter.write_line(
+                f"gates: {len(results.gates) - len(failed)} passed, {len(failed)} failed"
+                + (": " + ", ".join(f"{GATE_PREFIX}{g.name}" for g in failed) if failed else ""),
+                red=bool(failed),
+                green=not failed,
+            )
         if results.status != "complete":
             terminalreporter.write_line("")
-            terminalreporter.write_line(f"medhelm: run {results.status.upper().replace('_', ' ')}: "
-                                        f"{results.status_reason}", red=True, bold=True)
+            terminalreporter.write_line(
+                f"medhelm: run {results.status.upper().replace('_', ' ')}: {results.status_reason}", red=True, bold=True
+            )
             previous = self.settings.output / LAST_COMPLETE_NAME
             if previous.exists():
                 terminalreporter.write_line(f"previous complete results kept: {previous}")
@@ -333,8 +357,13 @@ class ErrorsStopTheRun:
         self.session = session
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if (not report.failed or hasattr(report, "wasxfail") or is_wrong_answer(report) or not self.maxfail
-                or report.nodeid.startswith(GATE_PREFIX)):
+        if (
+            not report.failed
+            or hasattr(report, "wasxfail")
+            or is_wrong_answer(report)
+            or not self.maxfail
+            or report.nodeid.startswith(GATE_PREFIX)
+        ):
             return
         self.failures += 1
         if self.failures >= self.maxfail and self.session is not None:

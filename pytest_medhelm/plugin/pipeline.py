@@ -94,8 +94,9 @@ class PipelineStart:
                     yield id(item), lambda item=item: self.job(item)
 
             self._queued = {id(item) for item in items}
-            self._pipeline = Pipeline(self.holder.engine, jobs(),
-                                      window=self.holder.concurrency * WINDOW_PER_SLOT).start()
+            self._pipeline = Pipeline(
+                self.holder.engine, jobs(), window=self.holder.concurrency * WINDOW_PER_SLOT
+            ).start()
         try:
             return (yield)
         finally:

@@ -36,8 +36,10 @@ def check_output_dir(output: Path) -> None:
         for folder in created:  # made again at the end, if there are results to write
             folder.rmdir()
     except OSError as exc:
-        raise pytest.UsageError(f"medhelm: --medhelm-output {output}: results.json cannot be written there "
-                                f"({exc.strerror or exc}); pass another folder") from None
+        raise pytest.UsageError(
+            f"medhelm: --medhelm-output {output}: results.json cannot be written there "
+            f"({exc.strerror or exc}); pass another folder"
+        ) from None
 
 
 def write_elsewhere(results: ResultsFile, target: Path, exc: OSError) -> tuple[Path | None, str]:
@@ -99,8 +101,13 @@ class ResultsReporter:
     def _take_controller_only(self, report: pytest.TestReport, record: InstanceRecord | None) -> None:
         """Keep the outputs, references, data hashes and skip reasons for results.json, and take
         them off the report: JUnit and other report consumers run after this hook."""
-        from pytest_medhelm.results import (CONTROLLER_ONLY, DATA_FILES_PROPERTY, NOT_RUN_PROPERTY,
-                                            OUTPUT_PROPERTY, REFERENCE_PROPERTY)
+        from pytest_medhelm.results import (
+            CONTROLLER_ONLY,
+            DATA_FILES_PROPERTY,
+            NOT_RUN_PROPERTY,
+            OUTPUT_PROPERTY,
+            REFERENCE_PROPERTY,
+        )
 
         if report.skipped:  # a benchmark that could not run (no data, no jury): its reason
             from pytest_medhelm.plugin.outcome import NOTICE_BENCHMARK, NOTICE_REASON
@@ -113,7 +120,9 @@ class ResultsReporter:
             return
         if record is not None and (OUTPUT_PROPERTY in props or REFERENCE_PROPERTY in props):
             self.texts[(record.benchmark, record.model, record.instance_id)] = (
-                props.get(OUTPUT_PROPERTY), props.get(REFERENCE_PROPERTY))
+                props.get(OUTPUT_PROPERTY),
+                props.get(REFERENCE_PROPERTY),
+            )
         if NOT_RUN_PROPERTY in props and report.skipped:
             self.not_run += 1
         if record is not None and isinstance(props.get(DATA_FILES_PROPERTY), dict):
@@ -159,32 +168,55 @@ class ResultsReporter:
                 record.output, record.reference = text
         notes = []
         if any(record.jury is not None for record in self.records):
-            notes.append("LLM jury: open-ended benchmarks are scored by the jury on their own scale "
-                         "(MedHELM's <benchmark>_accuracy: 1-5), normalised to 0-1 for the category means "
-                         "(jury_score_normalized: (s - 1) / 4 on 1-5)")
+            notes.append(
+                "LLM jury: open-ended benchmarks are scored by the jury on their own scale "
+                "(MedHELM's <benchmark>_accuracy: 1-5), normalised to 0-1 for the category means "
+                "(jury_score_normalized: (s - 1) / 4 on 1-5)"
+            )
         elif any(record.open_ended for record in self.records):
             why = "jury off (--medhelm-jury none)" if self.settings.jury == () else "LLM jury not configured"
-            notes.append(f"{why}: open-ended benchmarks are scored by ROUGE-L (0-1) "
-                         "against the reference, not by MedHELM's 1-5 jury")
-        model_info = {m.name: ModelInfo(provider=m.provider, model=m.model, base_url=m.base_url,
-                                        input_per_mtok=m.price.input_per_mtok if m.price else None,
-                                        output_per_mtok=m.price.output_per_mtok if m.price else None)
-                      for m in self.model_configs}
+            notes.append(
+                f"{why}: open-ended benchmarks are scored by ROUGE-L (0-1) "
+                "against the reference, not by MedHELM's 1-5 jury"
+            )
+        model_info = {
+            m.name: ModelInfo(
+                provider=m.provider,
+                model=m.model,
+                base_url=m.base_url,
+                input_per_mtok=m.price.input_per_mtok if m.price else None,
+                output_per_mtok=m.price.output_per_mtok if m.price else None,
+            )
+            for m in self.model_configs
+        }
         shard = self.settings.shard
         budget = {}
         if self.settings.budget_usd is not None:
             spent = sum(r.cost_usd + (getattr(r, "jury_cost_usd", 0.0) or 0.0) for r in self.records if not r.cached)
-            budget = {"budget_usd": self.settings.budget_usd, "spent_usd": round(spent, 6),
-                      "stopped": self.not_run > 0, "not_run": self.not_run}
+            budget = {
+                "budget_usd": self.settings.budget_usd,
+                "spent_usd": round(spent, 6),
+                "stopped": self.not_run > 0,
+                "not_run": self.not_run,
+            }
             if self.not_run:
                 notes.append(f"budget ${self.settings.budget_usd:g} spent: {self.not_run} items were not run")
         args = list(self.config.invocation_params.args) if self.config is not None else []
         return aggregate(
-            self.records, dict(self.errors), self.models, notes,
-            plugin_version=__version__, command_line=[Path(sys.argv[0]).name, *args],
-            started=self.started, finished=_now(), shard=f"{shard[0]}/{shard[1]}" if shard else None,
-            model_info=model_info, data_files=dict(sorted(self.data_files.items())),
-            skipped=dict(sorted(self.skipped.items())), budget=budget)
+            self.records,
+            dict(self.errors),
+            self.models,
+            notes,
+            plugin_version=__version__,
+            command_line=[Path(sys.argv[0]).name, *args],
+            started=self.started,
+            finished=_now(),
+            shard=f"{shard[0]}/{shard[1]}" if shard else None,
+            model_info=model_info,
+            data_files=dict(sorted(self.data_files.items())),
+            skipped=dict(sorted(self.skipped.items())),
+            budget=budget,
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.results is None:
@@ -194,7 +226,10 @@ class ResultsReporter:
         if self.results.budget.get("stopped"):
             terminalreporter.write_line(
                 f"medhelm: budget ${self.results.budget['budget_usd']:g} spent (${self.results.budget['spent_usd']:.4f}):"
-                f" {self.not_run} items were not run", red=True, bold=True)
+                f" {self.not_run} items were not run",
+                red=True,
+                bold=True,
+            )
 
 
 def _now() -> str:
@@ -225,8 +260,10 @@ def summary_lines(results: ResultsFile) -> list[str]:
         rows.append([name, result.metric, *cells])
     lines += _table(["benchmark", "metric", *models], rows)
     if len(models) > 1:
-        lines.append(f"{NOT_SIGNIFICANT}: not significantly different from the benchmark's best model "
-                     f"(paired test, p >= {results.uncertainty.alpha:g})")
+        lines.append(
+            f"{NOT_SIGNIFICANT}: not significantly different from the benchmark's best model "
+            f"(paired test, p >= {results.uncertainty.alpha:g})"
+        )
     by_source: dict[str, list[str]] = {}
     for benchmark_id, result in results.benchmarks.items():
         if result.prompt_source:
@@ -238,42 +275,76 @@ def summary_lines(results: ResultsFile) -> list[str]:
     group_rows = []
     overall = results.win_rates.get(OVERALL, {})
     if len(models) > 1 and overall:
-        group_rows.append(["mean win rate", *(_fmt(overall[m].value) + fmt_interval(overall[m].interval)
-                                              if m in overall else "-" for m in models)])
+        group_rows.append(
+            [
+                "mean win rate",
+                *(_fmt(overall[m].value) + fmt_interval(overall[m].interval) if m in overall else "-" for m in models),
+            ]
+        )
     for category_id, per_model in results.categories.items():
         intervals = results.category_intervals.get(category_id, {})
-        group_rows.append([names.get(category_id, category_id),
-                           *(_fmt(per_model.get(m)) + fmt_interval(intervals.get(m)) for m in models)])
+        group_rows.append(
+            [
+                names.get(category_id, category_id),
+                *(_fmt(per_model.get(m)) + fmt_interval(intervals.get(m)) for m in models),
+            ]
+        )
         for sub in (s for c in taxonomy.categories if c.id == category_id for s in c.subcategories):
             if sub.name in results.subcategories:
                 sub_scores = results.subcategories[sub.name]
                 group_rows.append(["  " + sub.name, *(_fmt(sub_scores.get(m)) for m in models)])
-    group_rows.append(["macro average", *(_fmt(results.totals[m].macro_average)
-                                          + fmt_interval(results.totals[m].macro_interval) for m in models)])
+    group_rows.append(
+        [
+            "macro average",
+            *(_fmt(results.totals[m].macro_average) + fmt_interval(results.totals[m].macro_interval) for m in models),
+        ]
+    )
     if results.custom:
         group_rows.append(["custom (not in MedHELM's means)", *(_fmt(results.custom.get(m)) for m in models)])
     lines += ["", "category and subcategory means (scores normalised to 0-1):"]
     lines += _table(["group", *models], group_rows)
 
-    total_rows = [[m, str(t.instances), str(t.errors), str(t.cached), str(t.input_tokens), str(t.output_tokens),
-                   f"${t.benchmark_cost_usd:.4f}", f"${t.jury_cost_usd:.4f}",
-                   "-" if t.usd_per_point is None else f"${t.usd_per_point:.4f}"] for m, t in results.totals.items()]
-    lines += [""] + _table(["model", "items", "errors", "cached", "input tok", "output tok", "benchmark cost",
-                            "jury cost", "per point"], total_rows)
+    total_rows = [
+        [
+            m,
+            str(t.instances),
+            str(t.errors),
+            str(t.cached),
+            str(t.input_tokens),
+            str(t.output_tokens),
+            f"${t.benchmark_cost_usd:.4f}",
+            f"${t.jury_cost_usd:.4f}",
+            "-" if t.usd_per_point is None else f"${t.usd_per_point:.4f}",
+        ]
+        for m, t in results.totals.items()
+    ]
+    lines += [""] + _table(
+        ["model", "items", "errors", "cached", "input tok", "output tok", "benchmark cost", "jury cost", "per point"],
+        total_rows,
+    )
     if results.skipped:
         lines.append(f"skipped benchmarks: {len(results.skipped)} (reasons in results.json)")
     jury_rows = []
     for benchmark_id, result in results.benchmarks.items():
         for model, stats in (result.jury or {}).items():
             icc = (stats.get("icc") or {}).get("ICC(3,1)")
-            jury_rows.append([benchmark_id, model, _fmt(stats.get("score_repaired")),
-                              "-" if stats.get("failed_share") is None else f"{stats['failed_share']:.1%}",
-                              _fmt(stats.get("krippendorff_alpha")), _fmt(icc),
-                              str(stats["input_tokens"] + stats["output_tokens"]), f"${stats['cost_usd']:.4f}"])
+            jury_rows.append(
+                [
+                    benchmark_id,
+                    model,
+                    _fmt(stats.get("score_repaired")),
+                    "-" if stats.get("failed_share") is None else f"{stats['failed_share']:.1%}",
+                    _fmt(stats.get("krippendorff_alpha")),
+                    _fmt(icc),
+                    str(stats["input_tokens"] + stats["output_tokens"]),
+                    f"${stats['cost_usd']:.4f}",
+                ]
+            )
     if jury_rows:
         lines += ["", "LLM jury (repaired score on the benchmark's scale; failed judgements; agreement across judges):"]
-        lines += _table(["benchmark", "model", "repaired", "failed", "alpha", "ICC(3,1)", "jury tok", "jury cost"],
-                        jury_rows)
+        lines += _table(
+            ["benchmark", "model", "repaired", "failed", "alpha", "ICC(3,1)", "jury tok", "jury cost"], jury_rows
+        )
     lines += [f"note: {note}" for note in results.notes]
     return lines
 

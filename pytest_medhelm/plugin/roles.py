@@ -21,5 +21,8 @@ def worker_share(config: pytest.Config) -> tuple[int, int] | None:
 
 def is_xdist_controller(config: pytest.Config) -> bool:
     """Does this process hand items to xdist workers (and run none itself)?"""
-    return (worker_share(config) is None and getattr(config.option, "dist", "no") != "no"
-            and bool(getattr(config.option, "tx", None)))
+    return (
+        worker_share(config) is None
+        and getattr(config.option, "dist", "no") != "no"
+        and bool(getattr(config.option, "tx", None))
+    )

@@ -52,10 +52,15 @@ class MedhelmPlugin:
             names = [model.name for model in self.models]
             if len(set(names)) < len(names):
                 twice = sorted({name for name in names if names.count(name) > 1})
-                raise pytest.UsageError(f"medhelm: two --medhelm-model entries are both called {', '.join(twice)}: "
-                                        "give each endpoint a NAME of its own (NAME@URL)")
-        if settings.estimate and (worker_share(config) is not None
-                                  or getattr(config.option, "dist", "no") != "no" or getattr(config.option, "tx", None)):
+                raise pytest.UsageError(
+                    f"medhelm: two --medhelm-model entries are both called {', '.join(twice)}: "
+                    "give each endpoint a NAME of its own (NAME@URL)"
+                )
+        if settings.estimate and (
+            worker_share(config) is not None
+            or getattr(config.option, "dist", "no") != "no"
+            or getattr(config.option, "tx", None)
+        ):
             raise pytest.UsageError("--medhelm-estimate sends nothing and runs in one process: drop -n/--tx")
         if settings.active:
             from pytest_medhelm.helm import HelmPackageError, use
@@ -77,8 +82,9 @@ class MedhelmPlugin:
         if self._data is None:
             from pytest_medhelm.data import DataSettings
 
-            self._data = DataSettings(data_dir=self.settings.data_dir, download=self.settings.download,
-                                      paths=self.settings.data_paths)
+            self._data = DataSettings(
+                data_dir=self.settings.data_dir, download=self.settings.download, paths=self.settings.data_paths
+            )
         return self._data
 
     def load(self, benchmark: Benchmark, *, download: bool = True) -> LoadedBenchmark:
@@ -138,8 +144,9 @@ class MedhelmPlugin:
     # -- --medhelm-estimate: the expected cost of the selection, and nothing sent ----------------
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
-                                      items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         if not self.settings.estimate:
             return
         from pytest_medhelm.leaderboard.cost import estimate

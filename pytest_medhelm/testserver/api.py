@@ -55,7 +55,9 @@ class Invalid(Exception):
         self.param = param
 
 
-def error_body(flavor: str, status: int, message: str, code: Optional[str] = None, param: Optional[str] = None) -> bytes:
+def error_body(
+    flavor: str, status: int, message: str, code: Optional[str] = None, param: Optional[str] = None
+) -> bytes:
     if flavor == "anthropic":
         etype = {
             400: "invalid_request_error",
@@ -75,8 +77,6 @@ def error_body(flavor: str, status: int, message: str, code: Optional[str] = Non
         etype, default_code = "invalid_request_error", None
     err = {"message": message, "type": etype, "param": param, "code": code or default_code}
     return json.dumps({"error": err}).encode()
-
-
 
 
 def validate(body: Dict[str, Any], flavor: str, known_models: Optional[FrozenSet[str]]) -> Tuple[str, Optional[int]]:
@@ -103,31 +103,38 @@ def validate(body: Dict[str, Any], flavor: str, known_models: Optional[FrozenSet
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise Invalid(400, f"max tokens must be a positive integer, got {limit!r}", param="max_tokens")
     temp = body.get("temperature")
-    if temp is not None and (isinstance(temp, bool) or not isinstance(temp, (int, float))
-                             or not 0 <= temp <= max_temp):
+    if temp is not None and (isinstance(temp, bool) or not isinstance(temp, (int, float)) or not 0 <= temp <= max_temp):
         raise Invalid(400, f"temperature must be between 0 and {max_temp:g}", param="temperature")
     if known_models is not None and model not in known_models:
         if flavor == "anthropic":
             raise Invalid(404, f"model: {model}")
-        raise Invalid(404, f"The model `{model}` does not exist or you do not have access to it.",
-                       code="model_not_found", param="model")
+        raise Invalid(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+            param="model",
+        )
     return model, limit
 
 
 def models_payload(known_models: Optional[FrozenSet[str]], model_name: str) -> bytes:
     names = sorted(known_models) if known_models is not None else [model_name]
     data = [
-        {"id": n, "object": "model", "type": "model", "created": 0, "owned_by": "medhelm-testserver",
-         "display_name": n}
+        {"id": n, "object": "model", "type": "model", "created": 0, "owned_by": "medhelm-testserver", "display_name": n}
         for n in names
     ]
-    return json.dumps({"object": "list", "data": data, "has_more": False,
-                       "first_id": names[0] if names else None,
-                       "last_id": names[-1] if names else None}).encode()
+    return json.dumps(
+        {
+            "object": "list",
+            "data": data,
+            "has_more": False,
+            "first_id": names[0] if names else None,
+            "last_id": names[-1] if names else None,
+        }
+    ).encode()
 
 
-def completion_payload(flavor: str, body: Dict[str, Any], model: str, text: str, limit: Optional[int],
-                       n: int) -> bytes:
+def completion_payload(flavor: str, body: Dict[str, Any], model: str, text: str, limit: Optional[int], n: int) -> bytes:
     """A completion answer; ``n`` numbers its id."""
     truncated = False
     if limit is not None:
@@ -139,33 +146,44 @@ def completion_payload(flavor: str, body: Dict[str, Any], model: str, text: str,
     if flavor == "anthropic":
         prompt = text_of(body.get("system")) + " " + " ".join(text_of(m.get("content")) for m in body["messages"])
         in_tokens = count_words(prompt)
-        return json.dumps({
-            "id": f"msg_test{n:08d}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "max_tokens" if truncated else "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
-        }).encode()
+        return json.dumps(
+            {
+                "id": f"msg_test{n:08d}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "max_tokens" if truncated else "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": in_tokens, "output_tokens": out_tokens},
+            }
+        ).encode()
     prompt = " ".join(text_of(m.get("content")) for m in body["messages"])
     in_tokens = count_words(prompt)
     n_choices = body.get("n", 1)
     if isinstance(n_choices, bool) or not isinstance(n_choices, int) or n_choices < 1:
         n_choices = 1
     choices = [
-        {"index": i, "message": {"role": "assistant", "content": text},
-         "finish_reason": "length" if truncated else "stop", "logprobs": None}
+        {
+            "index": i,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": "length" if truncated else "stop",
+            "logprobs": None,
+        }
         for i in range(n_choices)
     ]
-    return json.dumps({
-        "id": f"chatcmpl-test{n:08d}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": "medhelm-testserver",
-        "choices": choices,
-        "usage": {"prompt_tokens": in_tokens, "completion_tokens": out_tokens * n_choices,
-                  "total_tokens": in_tokens + out_tokens * n_choices},
-    }).encode()
+    return json.dumps(
+        {
+            "id": f"chatcmpl-test{n:08d}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "medhelm-testserver",
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": in_tokens,
+                "completion_tokens": out_tokens * n_choices,
+                "total_tokens": in_tokens + out_tokens * n_choices,
+            },
+        }
+    ).encode()

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 FAULT_KINDS = ("status", "hang", "malformed", "drop", "delay")
 
 DEFAULT_MALFORMED = (
-    '{"id": "chatcmpl-malformed", "object": "chat.completion", '
-    '"choices": [{"index": 0, "message": {"role": "assist'
+    '{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assist'
 )
 
 

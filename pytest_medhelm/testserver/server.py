@@ -341,8 +341,12 @@ class TestServer:
             elif path == "/health" and req.method == "GET":
                 payload = b'{"status":"ok"}'
             else:
-                await send(writer, 405, error_body("openai", 405, f"{req.method} not allowed on {path}"),
-                                 keep_alive=req.keep_alive)
+                await send(
+                    writer,
+                    405,
+                    error_body("openai", 405, f"{req.method} not allowed on {path}"),
+                    keep_alive=req.keep_alive,
+                )
                 return req.keep_alive
             await send(writer, 200, payload, keep_alive=req.keep_alive)
             return req.keep_alive
@@ -367,27 +371,41 @@ class TestServer:
         finally:
             track.finish()
 
-    async def _reply(self, writer: asyncio.StreamWriter, req: Request, track: Track, status: int,
-                     payload: bytes, extra_headers: Iterable[Tuple[str, str]] = ()) -> bool:
+    async def _reply(
+        self,
+        writer: asyncio.StreamWriter,
+        req: Request,
+        track: Track,
+        status: int,
+        payload: bytes,
+        extra_headers: Iterable[Tuple[str, str]] = (),
+    ) -> bool:
         track.finish(str(status))
         await send(writer, status, payload, keep_alive=req.keep_alive, extra_headers=extra_headers)
         return req.keep_alive
 
-    async def _handle_api(self, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          track: Track) -> bool:
+    async def _handle_api(
+        self, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, track: Track
+    ) -> bool:
         path = req.path
         flavor = "anthropic" if path == MESSAGES_PATH else "openai"
         allowed = {CHAT_PATH: "POST", MESSAGES_PATH: "POST", MODELS_PATH: "GET"}.get(path)
         if allowed is None:
             return await self._reply(writer, req, track, 404, error_body(flavor, 404, f"no route for {path}"))
         if req.method != allowed:
-            return await self._reply(writer, req, track, 405,
-                                     error_body(flavor, 405, f"{req.method} not allowed on {path}"),
-                                     extra_headers=[("Allow", allowed)])
+            return await self._reply(
+                writer,
+                req,
+                track,
+                405,
+                error_body(flavor, 405, f"{req.method} not allowed on {path}"),
+                extra_headers=[("Allow", allowed)],
+            )
 
         if self._api_key is not None and not self._authorized(req, path):
-            return await self._reply(writer, req, track, 401, error_body(
-                flavor, 401, "Incorrect API key provided.", code="invalid_api_key"))
+            return await self._reply(
+                writer, req, track, 401, error_body(flavor, 401, "Incorrect API key provided.", code="invalid_api_key")
+            )
 
         if path == MODELS_PATH:
             track.ok = True
@@ -396,11 +414,11 @@ class TestServer:
         try:
             body = json.loads(req.body)
         except (UnicodeDecodeError, ValueError):
-            return await self._reply(writer, req, track, 400, error_body(
-                flavor, 400, "request body is not valid JSON"))
+            return await self._reply(writer, req, track, 400, error_body(flavor, 400, "request body is not valid JSON"))
         if not isinstance(body, dict):
-            return await self._reply(writer, req, track, 400, error_body(
-                flavor, 400, "request body must be a JSON object"))
+            return await self._reply(
+                writer, req, track, 400, error_body(flavor, 400, "request body must be a JSON object")
+            )
 
         if self._record_bodies:
             self._bodies.append(body)
@@ -423,8 +441,13 @@ class TestServer:
         try:
             model, limit = validate(body, flavor, self._known_models)
         except Invalid as inv:
-            return await self._reply(writer, req, track, inv.status, error_body(
-                flavor, inv.status, inv.message, code=inv.code, param=inv.param))
+            return await self._reply(
+                writer,
+                req,
+                track,
+                inv.status,
+                error_body(flavor, inv.status, inv.message, code=inv.code, param=inv.param),
+            )
 
         await self._limiter.acquire()
         self._rec.serving_started()
@@ -457,8 +480,15 @@ class TestServer:
         self._id_counter += 1
         return self._id_counter
 
-    async def _apply_fault(self, fault: Fault, flavor: str, req: Request, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter, track: Track) -> bool:
+    async def _apply_fault(
+        self,
+        fault: Fault,
+        flavor: str,
+        req: Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        track: Track,
+    ) -> bool:
         kind = fault.kind
         if kind == "status":
             if fault.body is not None:

@@ -6,6 +6,7 @@ import asyncio
 import collections
 from typing import Deque
 
+
 class Slots:
     """A FIFO counting semaphore whose size can change at runtime (loop thread only)."""
 

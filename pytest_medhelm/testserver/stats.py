@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Set
 
+
 @dataclass
 class ServerStats:
     """A snapshot of the server's counters since start or the last reset.
@@ -165,8 +166,6 @@ class Recorder:
                 by_path=dict(self.by_path),
                 by_outcome=dict(self.by_outcome),
             )
-
-
 
 
 class Track:

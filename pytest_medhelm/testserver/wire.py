@@ -39,6 +39,7 @@ class Request:
         self.body = body
         self.keep_alive = keep_alive
 
+
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")  # RFC 9110 token
 
 
@@ -106,8 +107,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-
-
 async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Optional[Request]:
     while True:
         try:
@@ -157,9 +156,11 @@ async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         keep_alive = "keep-alive" in tokens
     return Request(method, path, version, headers, body, keep_alive)
 
+
 def maybe_continue(headers: Dict[str, str], version: str, writer: asyncio.StreamWriter) -> None:
     if version == "HTTP/1.1" and headers.get("expect", "").lower() == "100-continue":
         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
 
 async def read_chunked(reader: asyncio.StreamReader) -> bytes:
     chunks: List[bytes] = []
@@ -188,6 +189,7 @@ async def read_chunked(reader: asyncio.StreamReader) -> bytes:
         if await reader.readexactly(2) != b"\r\n":
             raise HTTPError(400, "malformed chunk terminator")
 
+
 async def send(
     writer: asyncio.StreamWriter,
     status: int,
@@ -209,5 +211,6 @@ async def send(
     head.append("\r\n")
     writer.write("".join(head).encode("latin-1") + payload)
     await writer.drain()
+
 
 # ---------------------------------------------------------------- routing

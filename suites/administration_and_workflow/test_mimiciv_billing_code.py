@@ -30,10 +30,12 @@ from pytest_medhelm import (
 )
 
 FILE = "mimiciv_icd10.feather"
-HOW = ("Gated: PhysioNet credentialed access to MIMIC-IV and MIMIC-IV-Note (data-use agreement signed), "
-       f"processed into {FILE} (columns text and target, the note's ICD-10 codes; e.g. by the "
-       "medical-coding-reproducibility scripts of Edin et al. 2023): put it in DIR/mimiciv_billing_code/ or "
-       "a folder named by the ini key medhelm_data_paths.")
+HOW = (
+    "Gated: PhysioNet credentialed access to MIMIC-IV and MIMIC-IV-Note (data-use agreement signed), "
+    f"processed into {FILE} (columns text and target, the note's ICD-10 codes; e.g. by the "
+    "medical-coding-reproducibility scripts of Edin et al. 2023): put it in DIR/mimiciv_billing_code/ or "
+    "a folder named by the ini key medhelm_data_paths."
+)
 
 
 def read_local(folder: Path) -> list[Record]:
@@ -46,13 +48,21 @@ def read_local(folder: Path) -> list[Record]:
     records = []
     for row, (text, target) in enumerate(zip(table["text"].to_pylist(), table["target"].to_pylist()), start=1):
         if text is None:
-            warn_row("no note: the row is skipped; HELM 0.5.16 makes an instance without text", file=path,
-                     line=row, field="text")
+            warn_row(
+                "no note: the row is skipped; HELM 0.5.16 makes an instance without text",
+                file=path,
+                line=row,
+                field="text",
+            )
             continue
         codes = target if isinstance(target, list) else [target]
         if not codes:
-            warn_row("empty ICD-10 code list: kept, with an empty reference; HELM 0.5.16's metric raises on it",
-                     file=path, line=row, field="target")
+            warn_row(
+                "empty ICD-10 code list: kept, with an empty reference; HELM 0.5.16's metric raises on it",
+                file=path,
+                line=row,
+                field="target",
+            )
         records.append({"row": row, "text": text, "target": ",".join(str(code) for code in codes)})
     return records
 
@@ -69,12 +79,19 @@ BENCHMARK = Benchmark(
     id="mimiciv_billing_code",
     name="MIMIC-IV Billing Code",
     access="gated",
-    source=Source(upstream="https://physionet.org/content/mimiciv/ and https://physionet.org/content/mimic-iv-note/",
-                  how_to_get=HOW, read_local=read_local),
+    source=Source(
+        upstream="https://physionet.org/content/mimiciv/ and https://physionet.org/content/mimic-iv-note/",
+        how_to_get=HOW,
+        read_local=read_local,
+    ),
     to_instance=to_instance,
     helm_prompt="mimiciv_billing_code",
-    prompt=Prompt(instructions="List every relevant ICD-10 code for the clinical note below.", input_noun="Note",
-                  newline_after_input_noun=True, output_noun="ICD-10 codes"),
+    prompt=Prompt(
+        instructions="List every relevant ICD-10 code for the clinical note below.",
+        input_noun="Note",
+        newline_after_input_noun=True,
+        output_noun="ICD-10 codes",
+    ),
     scorer=score,
     main_metric="mimiciv_billing_code_f1",
     # F1 >= 0.5: at least as many codes right as wrong or missed.

@@ -15,6 +15,8 @@ BENCHMARK = shc.benchmark(
     name="CDI-QA",
     file="medhelm-CDI-dataset_filtered.csv",
     helm_scenario=("shc_cdi_scenario", "SHCCDIMedScenario.create_benchmark"),
-    template=("Answer the following {question} using this context: {context} , Reply either 'A' for yes "
-              "or 'B' for no, with no other detail or explanation: just A or B."),
+    template=(
+        "Answer the following {question} using this context: {context} , Reply either 'A' for yes "
+        "or 'B' for no, with no other detail or explanation: just A or B."
+    ),
 )

@@ -18,7 +18,9 @@ BENCHMARK = shc.benchmark(
     options="ABC",
     skip_unlabelled=True,
     helm_scenario=("shc_ent_scenario", "SHCENTMedScenario.create_benchmark"),
-    template=("{counter} Answer the following question: {question} using this context: {context} , Reply "
-              "either 'A' for yes, 'B' for no, or 'C' for no mention, with no other detail or explanation: "
-              "just A, B, or C."),
+    template=(
+        "{counter} Answer the following question: {question} using this context: {context} , Reply "
+        "either 'A' for yes, 'B' for no, or 'C' for no mention, with no other detail or explanation: "
+        "just A, B, or C."
+    ),
 )

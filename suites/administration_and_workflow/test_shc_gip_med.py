@@ -15,6 +15,8 @@ BENCHMARK = shc.benchmark(
     name="HospiceReferral",
     file="medhelm-GIP-dataset_filtered.csv",
     helm_scenario=("shc_gip_scenario", "SHCGIPMedScenario.create_benchmark"),
-    template=("Answer the following question: {question} using this context: {context} , Reply 'A' for "
-              "yes or 'B' for no, with no other detail or explanation: just A or B."),
+    template=(
+        "Answer the following question: {question} using this context: {context} , Reply 'A' for "
+        "yes or 'B' for no, with no other detail or explanation: just A or B."
+    ),
 )

@@ -17,6 +17,8 @@ BENCHMARK = shc.benchmark(
     file="medhelm-sequoia-dataset_filtered.csv",
     question_column="question",
     helm_scenario=("shc_sequoia_scenario", "SHCSequoiaMedScenario.create_benchmark"),
-    template=(" {counter} Answer the following {question} using this context: {context} , Reply 'A' for "
-              "yes or 'B' for no, with no other detail or explanation: just A or B."),
+    template=(
+        " {counter} Answer the following {question} using this context: {context} , Reply 'A' for "
+        "yes or 'B' for no, with no other detail or explanation: just A or B."
+    ),
 )

@@ -45,9 +45,11 @@ CONDITIONS = {  # file stem -> wording in the prompt
     "unemployment": "unemployment",
 }
 LABELS = {"1": 0, "0": 1, "2": 2}  # result_human -> option: 1 has a history, 0 does not, 2 uncertain
-HOW = ("Private Stanford data (CLEAR, human-labelled notes), available only to its owners: put one "
-       "spreadsheet per condition, <condition>.xlsx with columns text and result_human (1, 0 or 2), in "
-       "DIR/clear/ or a folder named by the ini key medhelm_data_paths; conditions: " + ", ".join(CONDITIONS) + ".")
+HOW = (
+    "Private Stanford data (CLEAR, human-labelled notes), available only to its owners: put one "
+    "spreadsheet per condition, <condition>.xlsx with columns text and result_human (1, 0 or 2), in "
+    "DIR/clear/ or a folder named by the ini key medhelm_data_paths; conditions: " + ", ".join(CONDITIONS) + "."
+)
 
 
 def label_of(value: object) -> str | None:
@@ -75,16 +77,26 @@ def read_local(folder: Path) -> list[Record]:
             cells = dict(zip(header, row))
             text, label = str(cells["text"] or "").strip(), label_of(cells["result_human"])
             if label is None:
-                warn_row("empty label: the row is skipped; HELM 0.5.16 (pandas) then reads the whole column as "
-                         "numbers, and none of this file's instances has a correct answer", file=path,
-                         line=number, field="result_human")
+                warn_row(
+                    "empty label: the row is skipped; HELM 0.5.16 (pandas) then reads the whole column as "
+                    "numbers, and none of this file's instances has a correct answer",
+                    file=path,
+                    line=number,
+                    field="result_human",
+                )
                 continue
             if not text:
-                warn_row("empty note: the row is skipped; HELM 0.5.16 keeps it with the note text 'nan'",
-                         file=path, line=number, field="text")
+                warn_row(
+                    "empty note: the row is skipped; HELM 0.5.16 keeps it with the note text 'nan'",
+                    file=path,
+                    line=number,
+                    field="text",
+                )
                 continue
             if label not in LABELS:
-                raise DataError(f"result_human {label!r} is not 1, 0 or 2", file=path, line=number, field="result_human")
+                raise DataError(
+                    f"result_human {label!r} is not 1, 0 or 2", file=path, line=number, field="result_human"
+                )
             records.append({"condition": path.stem, "row": number, "text": text, "result_human": label})
     return records
 
@@ -102,16 +114,27 @@ def to_instance(record: Record) -> Instance:
         mapping = helm.scenario_value("clear_scenario", "CLEARScenario.get_instances", "label_mapping")
         options = tuple(o if isinstance(o, str) else o.fill(condition_text=condition) for o in mapping.values())
         text = template.fill(condition_text=condition, text=record["text"])
-        return Instance(id=f"{record['condition']}-{record['row']}", input=text, choices=options,
-                        correct=LABELS[record["result_human"]], run=record["condition"],
-                        extra=run_fields(record["condition"]))
+        return Instance(
+            id=f"{record['condition']}-{record['row']}",
+            input=text,
+            choices=options,
+            correct=LABELS[record["result_human"]],
+            run=record["condition"],
+            extra=run_fields(record["condition"]),
+        )
     condition = CONDITIONS[record["condition"]]
     options = (f"{condition}: yes", f"{condition}: no", "Cannot tell")
-    text = (f"Clinical note:\n{record['text']}\n\nDoes this patient have a history of {condition}?\n"
-            + "".join(f"{letter}. {option}\n" for letter, option in zip("ABC", options)))
-    return Instance(id=f"{record['condition']}-{record['row']}", input=text, choices=options,
-                    correct=LABELS[record["result_human"]], run=record["condition"],
-                    extra=run_fields(record["condition"]))
+    text = f"Clinical note:\n{record['text']}\n\nDoes this patient have a history of {condition}?\n" + "".join(
+        f"{letter}. {option}\n" for letter, option in zip("ABC", options)
+    )
+    return Instance(
+        id=f"{record['condition']}-{record['row']}",
+        input=text,
+        choices=options,
+        correct=LABELS[record["result_human"]],
+        run=record["condition"],
+        extra=run_fields(record["condition"]),
+    )
 
 
 def render(instance: Instance) -> str:

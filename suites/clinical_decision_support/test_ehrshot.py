@@ -50,34 +50,54 @@ HYPERTENSION_CODES = (  # the OMOP phenotype HELM lists: SNOMED 59621000 and its
     "SNOMED/155296003 SNOMED/18416000 SNOMED/194758001 SNOMED/194760004 SNOMED/19769006 SNOMED/23717007 "
     "SNOMED/266228004 SNOMED/35303009 SNOMED/371125006 SNOMED/40511000119107 SNOMED/429457004 "
     "SNOMED/46481004 SNOMED/59621000 SNOMED/63287004 SNOMED/71874008 SNOMED/72022006 SNOMED/78808002 "
-    "SNOMED/78975002 SNOMED/9901000").split()
+    "SNOMED/78975002 SNOMED/9901000"
+).split()
 TASKS = {  # task -> (specialist, what is predicted, question, extra definitions)
-    "guo_readmission": ("hospitalist", "30-day readmission", "If the patient were discharged from the hospital "
-                        "now, would they likely be readmitted within 30 days?", ()),
-    "new_hypertension": ("primary care physician", "hypertension", "Is the patient likely to be diagnosed with "
-                         "hypertension for the first time within the next year?", (
-                             "Clinical Definition: Hypertension is a chronic condition of persistently raised "
-                             "arterial blood pressure (at rest, 130/80 mmHg or more). It is a major risk factor for "
-                             "stroke, coronary artery disease, heart failure, atrial fibrillation and chronic kidney "
-                             "disease. Most cases are primary (lifestyle and genetics); the rest are secondary to a "
-                             "cause such as kidney or endocrine disease. In an EHR, look at blood pressure readings, "
-                             "risk factors (obesity, salt intake, smoking), related conditions and medications.",
-                             "Medical Code Definition: in an electronic health record (EHR), hypertension is recorded "
-                             "as any of these medical codes: " + ", ".join(sorted(HYPERTENSION_CODES)))),
-    "lab_anemia": ("hematologist", "anemia", "If a lab test for anemia were ordered for the patient now, would it "
-                   "come back abnormal (hemoglobin < 120 g/L)?", ()),
+    "guo_readmission": (
+        "hospitalist",
+        "30-day readmission",
+        "If the patient were discharged from the hospital now, would they likely be readmitted within 30 days?",
+        (),
+    ),
+    "new_hypertension": (
+        "primary care physician",
+        "hypertension",
+        "Is the patient likely to be diagnosed with hypertension for the first time within the next year?",
+        (
+            "Clinical Definition: Hypertension is a chronic condition of persistently raised "
+            "arterial blood pressure (at rest, 130/80 mmHg or more). It is a major risk factor for "
+            "stroke, coronary artery disease, heart failure, atrial fibrillation and chronic kidney "
+            "disease. Most cases are primary (lifestyle and genetics); the rest are secondary to a "
+            "cause such as kidney or endocrine disease. In an EHR, look at blood pressure readings, "
+            "risk factors (obesity, salt intake, smoking), related conditions and medications.",
+            "Medical Code Definition: in an electronic health record (EHR), hypertension is recorded "
+            "as any of these medical codes: " + ", ".join(sorted(HYPERTENSION_CODES)),
+        ),
+    ),
+    "lab_anemia": (
+        "hematologist",
+        "anemia",
+        "If a lab test for anemia were ordered for the patient now, would it "
+        "come back abnormal (hemoglobin < 120 g/L)?",
+        (),
+    ),
 }
-HOW = ("Gated: the EHRSHOT MEDS export from Redivis (Stanford EHRSHOT research data-use agreement): put "
-       "data/data.parquet (subject_id, time, code) and labels/<task>/labels.parquet (subject_id, "
-       "prediction_time, boolean_value) for " + ", ".join(TASKS) + " in DIR/ehrshot/ or a folder named by "
-       "the ini key medhelm_data_paths.")
+HOW = (
+    "Gated: the EHRSHOT MEDS export from Redivis (Stanford EHRSHOT research data-use agreement): put "
+    "data/data.parquet (subject_id, time, code) and labels/<task>/labels.parquet (subject_id, "
+    "prediction_time, boolean_value) for " + ", ".join(TASKS) + " in DIR/ehrshot/ or a folder named by "
+    "the ini key medhelm_data_paths."
+)
 
 
 def own_header(task: str) -> tuple[str, str]:
     """Our wording, without HELM's package: the text before the EHR's code lines, and after them."""
     role, predicted, question, definitions = TASKS[task]
-    parts = [f"Role: {role}; the prediction asked for: {predicted}.", *definitions,
-             f"Using the whole EHR below, answer: {question}"]
+    parts = [
+        f"Role: {role}; the prediction asked for: {predicted}.",
+        *definitions,
+        f"Using the whole EHR below, answer: {question}",
+    ]
     instruction = "\n".join(part + "\n" for part in parts)
     return f"\n# Instructions\n{instruction}\n\n# Your Task\nPatient EHR:\n", "\n\n"
 
@@ -107,16 +127,30 @@ def _helm_parts(package: Any) -> dict[str, Any] | None:
     tree = ast.parse(package.read_text("helm/benchmark/scenarios/ehrshot_scenario.py"))
     keyed: dict[str, dict[str, Any]] = {}
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and isinstance(target := node.targets[0], ast.Subscript)
-                and isinstance(target.value, ast.Name) and isinstance(target.slice, ast.Constant)):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(target := node.targets[0], ast.Subscript)
+            and isinstance(target.value, ast.Name)
+            and isinstance(target.slice, ast.Constant)
+        ):
             keyed.setdefault(target.value.id, {})[target.slice.value] = ast.literal_eval(node.value)
     function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "base_prompt")
     returned = next(n.value for n in ast.walk(function) if isinstance(n, ast.Return))
     example = next(v.value for k, v in zip(returned.keys, returned.values) if k.value == "example")
-    return {name: module.assignment(name) for name in ("CONFIG", "TASK_FULL_NAMES", "TASK_QUESTIONS", "CODE_DEFS",
-                                                       "ACTION_TMPL")} | keyed | {
-        "persona": persona, "labels": labels, "code_def": module.function("base_prompt")["code_def"],
-        "example": example, "lumia": module.function("lumia_prompt")["prompt"]}
+    return (
+        {
+            name: module.assignment(name)
+            for name in ("CONFIG", "TASK_FULL_NAMES", "TASK_QUESTIONS", "CODE_DEFS", "ACTION_TMPL")
+        }
+        | keyed
+        | {
+            "persona": persona,
+            "labels": labels,
+            "code_def": module.function("base_prompt")["code_def"],
+            "example": example,
+            "lumia": module.function("lumia_prompt")["prompt"],
+        }
+    )
 
 
 def header(task: str) -> tuple[str, str]:
@@ -142,8 +176,12 @@ def header(task: str) -> tuple[str, str]:
     instruction = "\n".join(part + "\n" for part in parts)
     marker = "\0EHR\0"
     example_field = next(f for f in h["lumia"].fields if "example" in f)
-    text = h["lumia"].fill({next(f for f in h["lumia"].fields if "instruction" in f): instruction,
-                            example_field: h["example"].replace("{ehr}", marker)})
+    text = h["lumia"].fill(
+        {
+            next(f for f in h["lumia"].fields if "instruction" in f): instruction,
+            example_field: h["example"].replace("{ehr}", marker),
+        }
+    )
     before, after = text.split(marker)
     return before, after
 
@@ -156,8 +194,9 @@ def read_table(pa: Any, path: Path, columns: list[str]) -> Any:
     return table.select(columns)
 
 
-def prompt_tokens(head: int, line_tokens: np.ndarray, lines: list[str], start: int, stop: int, text: str,
-                  tail: str) -> int:
+def prompt_tokens(
+    head: int, line_tokens: np.ndarray, lines: list[str], start: int, stop: int, text: str, tail: str
+) -> int:
     """cl100k tokens of ``text`` (header, the lines ``start:stop`` joined by newlines, ``tail``).
 
     tiktoken's pre-tokenizer never joins two "- code" lines (every piece ends at a newline), so the
@@ -185,8 +224,9 @@ def read_local(folder: Path) -> list[Record]:
         labels[task] = table.to_pylist()
     events = read_table(pa, data_path, ["subject_id", "time", "code"])
     subjects = pa.array(sorted({row["subject_id"] for rows in labels.values() for row in rows}))
-    events = events.filter(pa.compute.and_(pa.compute.is_in(events["subject_id"], value_set=subjects),
-                                           pa.compute.is_valid(events["time"])))
+    events = events.filter(
+        pa.compute.and_(pa.compute.is_in(events["subject_id"], value_set=subjects), pa.compute.is_valid(events["time"]))
+    )
     events = events.sort_by([("subject_id", "ascending"), ("time", "ascending")])  # stable, like pandas
     ids = events["subject_id"].to_numpy()
     times = events["time"].to_numpy()
@@ -205,10 +245,14 @@ def read_local(folder: Path) -> list[Record]:
         ordered = sorted(range(len(rows)), key=lambda k: (rows[k]["subject_id"], rows[k]["prediction_time"]))
         mispaired = sum(bool(rows[k]["boolean_value"]) != bool(rows[i]["boolean_value"]) for i, k in enumerate(ordered))
         if mispaired:
-            warnings.warn(DataWarning(
-                f"{label_paths[task]}: the labels are not sorted by (subject_id, prediction_time), so HELM "
-                f"0.5.16 scores {mispaired} of {len(rows)} {task} prompts against a label that is not theirs; "
-                "exact_match follows HELM, exact_match_pairing_corrected pairs each prompt with its own label"), stacklevel=2)
+            warnings.warn(
+                DataWarning(
+                    f"{label_paths[task]}: the labels are not sorted by (subject_id, prediction_time), so HELM "
+                    f"0.5.16 scores {mispaired} of {len(rows)} {task} prompts against a label that is not theirs; "
+                    "exact_match follows HELM, exact_match_pairing_corrected pairs each prompt with its own label"
+                ),
+                stacklevel=2,
+            )
         for i, k in enumerate(ordered):
             row = rows[k]
             start, end = spans[row["subject_id"]]
@@ -216,9 +260,13 @@ def read_local(folder: Path) -> list[Record]:
             prompt = head + "\n".join(lines[start:stop]) + tail
             if prompt_tokens(head_tokens, line_tokens, lines, start, stop, prompt, tail) > MAX_TOKENS:
                 continue
-            record = {"task": task, "subject_id": row["subject_id"],
-                      "prediction_time": row["prediction_time"].isoformat(),
-                      "boolean_value": bool(rows[i]["boolean_value"]), "prompt": prompt}
+            record = {
+                "task": task,
+                "subject_id": row["subject_id"],
+                "prediction_time": row["prediction_time"].isoformat(),
+                "boolean_value": bool(rows[i]["boolean_value"]),
+                "prompt": prompt,
+            }
             if mispaired:
                 record["own_value"] = bool(row["boolean_value"])
             records.append(record)
@@ -228,8 +276,14 @@ def read_local(folder: Path) -> list[Record]:
 def to_instance(record: Record) -> Instance:
     choices = ("yes", "no")
     extra = {"corrected": 0 if record["own_value"] else 1} if "own_value" in record else {}
-    return Instance(id=f"{record['task']}-{record['subject_id']}-{record['prediction_time']}", input=record["prompt"],
-                    choices=choices, correct=0 if record["boolean_value"] else 1, run=record["task"], extra=extra)
+    return Instance(
+        id=f"{record['task']}-{record['subject_id']}-{record['prediction_time']}",
+        input=record["prompt"],
+        choices=choices,
+        correct=0 if record["boolean_value"] else 1,
+        run=record["task"],
+        extra=extra,
+    )
 
 
 def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
@@ -246,12 +300,19 @@ BENCHMARK = Benchmark(
     id="ehrshot",
     name="EHRSHOT",
     access="gated",
-    source=Source(upstream="EHRSHOT (Wornow et al. 2023), MEDS release on Redivis, Stanford", how_to_get=HOW,
-                  read_local=read_local),
+    source=Source(
+        upstream="EHRSHOT (Wornow et al. 2023), MEDS release on Redivis, Stanford",
+        how_to_get=HOW,
+        read_local=read_local,
+    ),
     to_instance=to_instance,
     helm_prompt="ehrshot",
-    prompt=Prompt(instructions="Reply with A (yes) or B (no).", input_noun="",
-                  output_noun="The single letter", multiple_choice=True),
+    prompt=Prompt(
+        instructions="Reply with A (yes) or B (no).",
+        input_noun="",
+        output_noun="The single letter",
+        multiple_choice=True,
+    ),
     scorer=score,
     main_metric="exact_match",
     max_tokens=1,

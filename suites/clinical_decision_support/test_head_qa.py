@@ -22,8 +22,11 @@ MEMBER = "HEAD_EN/test_HEAD_EN.json"
 def fetch(fetcher: Fetcher) -> list[Record]:
     exams = json.loads(fetcher.zip_member(ARCHIVE_URL, MEMBER))["exams"]
     # One row per question, exam fields copied in (the shape of the authors' HEAD_EN.json).
-    return [{"name": exam["name"], "year": exam["year"], "category": exam["category"], **question}
-            for exam in exams.values() for question in exam["data"]]
+    return [
+        {"name": exam["name"], "year": exam["year"], "category": exam["category"], **question}
+        for exam in exams.values()
+        for question in exam["data"]
+    ]
 
 
 def to_instance(record: Mapping[str, Any]) -> Instance | None:
@@ -47,8 +50,11 @@ BENCHMARK = Benchmark(
     id="head_qa",
     name="HeadQA",
     access="public",
-    source=Source(upstream="https://huggingface.co/datasets/dvilares/head_qa (config en, split test)",
-                  how_to_get="Public (MIT licence).", fetch=fetch),
+    source=Source(
+        upstream="https://huggingface.co/datasets/dvilares/head_qa (config en, split test)",
+        how_to_get="Public (MIT licence).",
+        fetch=fetch,
+    ),
     to_instance=to_instance,
     helm_prompt="head_qa",
     prompt=Prompt(

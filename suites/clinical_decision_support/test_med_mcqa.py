@@ -43,8 +43,9 @@ def read_local(folder: Path) -> list[Record]:
     found = [folder / "dev.json", *sorted(folder.glob("*/dev.json"))]
     path = next((p for p in found if p.is_file()), None)
     if path is None:
-        raise DataUnavailable(f"{folder} has no dev.json: unpack the MedMCQA archive ({URL}) there, or run "
-                              "`medhelm download`.")
+        raise DataUnavailable(
+            f"{folder} has no dev.json: unpack the MedMCQA archive ({URL}) there, or run `medhelm download`."
+        )
     return [record for _, record in read_jsonl(path)]
 
 
@@ -52,16 +53,25 @@ def to_instance(record: Record) -> Instance:
     cop = record["cop"]
     if type(cop) is not int or not 1 <= cop <= 4:
         raise DataError(f"correct option must be 1-4, got {cop!r}", field="cop")
-    return Instance(id=str(record["id"]), input=record["question"],
-                    choices=tuple(record[option] for option in OPTIONS), correct=cop - 1, split="valid")
+    return Instance(
+        id=str(record["id"]),
+        input=record["question"],
+        choices=tuple(record[option] for option in OPTIONS),
+        correct=cop - 1,
+        split="valid",
+    )
 
 
 BENCHMARK = Benchmark(
     id="med_mcqa",
     name="MedMCQA",
     access="public",
-    source=Source(upstream=URL, how_to_get="Public (research use; see the MedMCQA repository).", fetch=fetch,
-                  read_local=read_local),
+    source=Source(
+        upstream=URL,
+        how_to_get="Public (research use; see the MedMCQA repository).",
+        fetch=fetch,
+        read_local=read_local,
+    ),
     to_instance=to_instance,
     helm_prompt="medhelm_med_mcqa",
     prompt=Prompt(

@@ -25,8 +25,11 @@ def fetch(fetcher: Fetcher) -> list[Record]:
     records: list[Record] = []
     for split, name in SPLITS.items():
         lines = fetcher.zip_member(ARCHIVE_URL, MEMBER.format(name)).decode("utf-8").splitlines()
-        records += [{**json.loads(line), "_split": split, "_row_index": index}
-                    for index, line in enumerate(lines) if line.strip()]
+        records += [
+            {**json.loads(line), "_split": split, "_row_index": index}
+            for index, line in enumerate(lines)
+            if line.strip()
+        ]
     return records
 
 

@@ -32,11 +32,15 @@ from pytest_medhelm import (
 )
 
 CONTEXT, ANSWER = 100_000, 256
-TEMPLATE = "Instruction: Answer the question below using the patient's EHR:\n\nEHR: {ehr}\n\nQuestion: {question}\n\nAnswer:"
-HOW = ("Gated: MedAlign (Stanford research data-use agreement): put "
-       "clinician-reviewed-model-responses.tsv (instruction_id, question, person_id), "
-       "clinician-instruction-responses.tsv (instruction_id, annotator_num, clinician_response) and "
-       "medalign_ehr_xml/<person_id>.xml in DIR/medalign/ or a folder named by the ini key medhelm_data_paths.")
+TEMPLATE = (
+    "Instruction: Answer the question below using the patient's EHR:\n\nEHR: {ehr}\n\nQuestion: {question}\n\nAnswer:"
+)
+HOW = (
+    "Gated: MedAlign (Stanford research data-use agreement): put "
+    "clinician-reviewed-model-responses.tsv (instruction_id, question, person_id), "
+    "clinician-instruction-responses.tsv (instruction_id, annotator_num, clinician_response) and "
+    "medalign_ehr_xml/<person_id>.xml in DIR/medalign/ or a folder named by the ini key medhelm_data_paths."
+)
 
 
 def read_local(folder: Path) -> list[Record]:
@@ -54,8 +58,14 @@ def read_local(folder: Path) -> list[Record]:
         ehr_path = folder / "medalign_ehr_xml" / f"{instruction['person_id'].strip()}.xml"
         if not ehr_path.is_file():
             raise DataError(f"no EHR file {ehr_path}", file=instructions_path, line=where, field="person_id")
-        records.append({"instruction_id": row["instruction_id"].strip(), "question": instruction["question"],
-                        "ehr": ehr_path.read_text(encoding="utf-8"), "clinician_response": row["clinician_response"]})
+        records.append(
+            {
+                "instruction_id": row["instruction_id"].strip(),
+                "question": instruction["question"],
+                "ehr": ehr_path.read_text(encoding="utf-8"),
+                "clinician_response": row["clinician_response"],
+            }
+        )
     return records
 
 

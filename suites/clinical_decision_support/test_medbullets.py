@@ -47,8 +47,7 @@ BENCHMARK = Benchmark(
     id="medbullets",
     name="Medbullets",
     access="public",
-    source=Source(upstream=URL, how_to_get="Public (no licence stated; step2.medbullets.com content).",
-                  fetch=fetch),
+    source=Source(upstream=URL, how_to_get="Public (no licence stated; step2.medbullets.com content).", fetch=fetch),
     to_instance=to_instance,
     helm_prompt="medbullets",
     prompt=Prompt(

@@ -49,23 +49,30 @@ def to_instance(record: Mapping[str, Any]) -> Instance:
         id=str(row_id),
         input=f"Patient note: {record['Patient Note']}\n\nQuestion: {record['Question']}\n",
         reference=str(record["Ground Truth Answer"]),
-        extra={"category": record["Category"], "lower_limit": str(record["Lower Limit"]),
-               "upper_limit": str(record["Upper Limit"])},
+        extra={
+            "category": record["Category"],
+            "lower_limit": str(record["Lower Limit"]),
+            "upper_limit": str(record["Upper Limit"]),
+        },
     )
 
 
 def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
     extra = instance.extra
-    return metrics.medcalc_bench(output, instance.reference, extra["category"], extra["lower_limit"],
-                                 extra["upper_limit"])
+    return metrics.medcalc_bench(
+        output, instance.reference, extra["category"], extra["lower_limit"], extra["upper_limit"]
+    )
 
 
 BENCHMARK = Benchmark(
     id="medcalc_bench",
     name="MedCalc-Bench",
     access="public",
-    source=Source(upstream=f"https://huggingface.co/datasets/{REPO} (split test)",
-                  how_to_get="Public (CC-BY-SA 4.0).", fetch=fetch),
+    source=Source(
+        upstream=f"https://huggingface.co/datasets/{REPO} (split test)",
+        how_to_get="Public (CC-BY-SA 4.0).",
+        fetch=fetch,
+    ),
     to_instance=to_instance,
     helm_prompt="medcalc_bench",
     prompt=Prompt(

@@ -17,8 +17,10 @@ from typing import Any
 
 from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, ScoreContext, Source, metrics
 
-URL = ("https://raw.githubusercontent.com/abachaa/MEDEC/49c59dcba43a7af8717590a405b11a57f42b04df/"
-       "MEDEC-MS/MEDEC-MS-TestSet-with-GroundTruth-and-ErrorType.csv")
+URL = (
+    "https://raw.githubusercontent.com/abachaa/MEDEC/49c59dcba43a7af8717590a405b11a57f42b04df/"
+    "MEDEC-MS/MEDEC-MS-TestSet-with-GroundTruth-and-ErrorType.csv"
+)
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
@@ -34,8 +36,9 @@ def to_instance(record: Mapping[str, Any]) -> Instance | None:
         id=str(record["Text ID"]),
         # HELM reads the CSV with universal newlines, so the model sees "\n" between sentences.
         input=record["Sentences"].replace("\r\n", "\n").strip(),
-        reference=metrics.medec_reference(record.get("Error Flag"), record.get("Error Sentence ID"),
-                                  record.get("Corrected Sentence")),
+        reference=metrics.medec_reference(
+            record.get("Error Flag"), record.get("Error Sentence ID"), record.get("Corrected Sentence")
+        ),
     )
 
 

@@ -30,12 +30,13 @@ BENCHMARK = Benchmark(
     id="mtsamples_replicate",
     name="MTSamples",
     access="public",
-    source=Source(upstream=LISTING, how_to_get="Public (MTSamples.com content; no licence stated).",
-                  fetch=fetch),
+    source=Source(upstream=LISTING, how_to_get="Public (MTSamples.com content; no licence stated).", fetch=fetch),
     to_instance=to_instance,
     helm_prompt="mtsamples_replicate",
-    prompt=Prompt(instructions="From the information about this patient below, propose a reasonable "
-                               "treatment plan.", output_noun="Answer"),
+    prompt=Prompt(
+        instructions="From the information about this patient below, propose a reasonable treatment plan.",
+        output_noun="Answer",
+    ),
     open_ended=True,
     max_tokens=512,
 )

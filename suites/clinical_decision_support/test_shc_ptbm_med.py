@@ -15,8 +15,10 @@ BENCHMARK = shc.benchmark(
     name="ADHD-Behavior",
     file="medhelm-PTBM-dataset_filtered.csv",
     helm_scenario=("shc_ptbm_scenario", "SHCPTBMMedScenario.create_benchmark"),
-    template=("You are reading a clinical note from the health record of a child with attention deficit "
-              "hyperactivity disorder (ADHD) and classifying mentions of behavioral therapy. Answer the "
-              "following {question} using this context: {context} , Reply 'A' for yes or 'B' for no, "
-              "with no other detail or explanation: just A or B."),
+    template=(
+        "You are reading a clinical note from the health record of a child with attention deficit "
+        "hyperactivity disorder (ADHD) and classifying mentions of behavioral therapy. Answer the "
+        "following {question} using this context: {context} , Reply 'A' for yes or 'B' for no, "
+        "with no other detail or explanation: just A or B."
+    ),
 )

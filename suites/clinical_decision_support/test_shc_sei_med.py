@@ -15,13 +15,15 @@ BENCHMARK = shc.benchmark(
     name="ADHD-MedEffects",
     file="medhelm-SEI-dataset_filtered.csv",
     helm_scenario=("shc_sei_scenario", "SHCSEIMedScenario.create_benchmark"),
-    template=("You are reading a clinical note from the health record of a child with attention deficit "
-              "hyperactivity disorder (ADHD). Definitions: Side Effects Inquiry (SEI) is explicit "
-              "documentation that the clinician asked about current side effects of the ADHD medication "
-              "the child takes, or documentation of specific side effects the patient has had. SEI does "
-              "*not* cover future monitoring, such as listing possible side effects, planning to follow "
-              "the patient for them, or explaining them: that is a plan or an explanation, not monitoring "
-              "that took place. No Side Effects Inquiry (NSEI) means no evidence of side-effect "
-              "monitoring. Answer the following question: {question} using this context: {context} , "
-              "Reply 'A' for yes or 'B' for no, with no other detail or explanation: just A or B."),
+    template=(
+        "You are reading a clinical note from the health record of a child with attention deficit "
+        "hyperactivity disorder (ADHD). Definitions: Side Effects Inquiry (SEI) is explicit "
+        "documentation that the clinician asked about current side effects of the ADHD medication "
+        "the child takes, or documentation of specific side effects the patient has had. SEI does "
+        "*not* cover future monitoring, such as listing possible side effects, planning to follow "
+        "the patient for them, or explaining them: that is a plan or an explanation, not monitoring "
+        "that took place. No Side Effects Inquiry (NSEI) means no evidence of side-effect "
+        "monitoring. Answer the following question: {question} using this context: {context} , "
+        "Reply 'A' for yes or 'B' for no, with no other detail or explanation: just A or B."
+    ),
 )

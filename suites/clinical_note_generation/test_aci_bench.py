@@ -6,10 +6,11 @@ is never sampled. The input is the dialogue under HELM's one-line header (read f
 
 from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source, helm
 
-BASE = ("https://raw.githubusercontent.com/wyim/aci-bench/"
-        "e75b383172195414a7a68843ec4876e83e5409f7/data/challenge_data_json/")
-TEST_FILES = ("clinicalnlp_taskB_test1_full.json", "clef_taskC_test3_full.json",
-              "clinicalnlp_taskC_test2_full.json")
+BASE = (
+    "https://raw.githubusercontent.com/wyim/aci-bench/"
+    "e75b383172195414a7a68843ec4876e83e5409f7/data/challenge_data_json/"
+)
+TEST_FILES = ("clinicalnlp_taskB_test1_full.json", "clef_taskC_test3_full.json", "clinicalnlp_taskC_test2_full.json")
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
@@ -32,8 +33,8 @@ BENCHMARK = Benchmark(
     helm_prompt="aci_bench",
     prompt=Prompt(
         instructions="Write the clinical note of this visit from the conversation, in four sections:\n"
-                     "1. HISTORY OF PRESENT ILLNESS\n2. PHYSICAL EXAM\n3. RESULTS\n4. ASSESSMENT AND PLAN\n\n"
-                     "The conversation follows.",
+        "1. HISTORY OF PRESENT ILLNESS\n2. PHYSICAL EXAM\n3. RESULTS\n4. ASSESSMENT AND PLAN\n\n"
+        "The conversation follows.",
         input_noun="Conversation",
         output_noun="Clinical Note",
     ),

@@ -29,9 +29,11 @@ from pytest_medhelm import (
     warn_row,
 )
 
-HOW = ("Private Stanford data (community health worker care plans), available only to its owners: put "
-       "CHW_Dataset.csv (column 'MO Note') in DIR/chw_care_plan/ or a folder named by the ini key "
-       "medhelm_data_paths.")
+HOW = (
+    "Private Stanford data (community health worker care plans), available only to its owners: put "
+    "CHW_Dataset.csv (column 'MO Note') in DIR/chw_care_plan/ or a folder named by the ini key "
+    "medhelm_data_paths."
+)
 TEMPLATE = """
 You are given a clinical note about a physician-patient interaction. Extract the information below \
 using only what the note says. Do not guess or add details the text does not state: everything you \
@@ -74,8 +76,29 @@ Clinical Note:
 
 
 # The cells pandas' read_csv takes for missing (its default na_values): HELM drops such a note.
-PANDAS_MISSING = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-                            "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
+PANDAS_MISSING = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
 
 
 def read_local(folder: Path) -> list[Record]:
@@ -85,12 +108,20 @@ def read_local(folder: Path) -> list[Record]:
         note = row["MO Note"]
         if not note.strip():
             if note:
-                warn_row("a blank note is skipped; HELM 0.5.16 keeps it as an instance", file=path, line=line,
-                         field="MO Note")
+                warn_row(
+                    "a blank note is skipped; HELM 0.5.16 keeps it as an instance",
+                    file=path,
+                    line=line,
+                    field="MO Note",
+                )
             continue
         if note in PANDAS_MISSING:
-            warn_row(f"the note {note!r} is kept; HELM 0.5.16 (pandas) reads it as missing and drops the row",
-                     file=path, line=line, field="MO Note")
+            warn_row(
+                f"the note {note!r} is kept; HELM 0.5.16 (pandas) reads it as missing and drops the row",
+                file=path,
+                line=line,
+                field="MO Note",
+            )
         records.append({"line": line, "note": note})
     return records
 
@@ -112,8 +143,11 @@ BENCHMARK = Benchmark(
     source=Source(upstream="Stanford Medicine (private; not distributed)", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
     helm_prompt="chw_care_plan",
-    prompt=Prompt(instructions="Follow the instructions below to convert a patient note into the given format.",
-                  input_noun="", output_noun=""),
+    prompt=Prompt(
+        instructions="Follow the instructions below to convert a patient note into the given format.",
+        input_noun="",
+        output_noun="",
+    ),
     scorer=needs_jury,
     main_metric="chw_care_plan_accuracy",
     # The jury's 1-5 scale; an item passes at 4 ("good") once a jury scores it.

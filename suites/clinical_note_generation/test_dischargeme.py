@@ -21,10 +21,12 @@ from pytest_medhelm import Benchmark, DataUnavailable, Instance, Prompt, Record,
 
 FILES = ("diagnosis", "discharge", "discharge_target", "radiology", "edstays", "triage")
 TARGETS = {"brief_hospital_course": "Brief Hospital Course", "discharge_instructions": "Discharge Instructions"}
-HOW = ("Gated: PhysioNet credentialed access to 'Discharge Me!' 1.3 (MIMIC-IV, data-use agreement signed): "
-       "put test_phase_1/{" + ",".join(FILES) + "}.csv.gz in DIR/dischargeme/ (the files themselves, or "
-       "PhysioNet's files/discharge-me/1.3/test_phase_1/ tree), or name that folder in the ini key "
-       "medhelm_data_paths.")
+HOW = (
+    "Gated: PhysioNet credentialed access to 'Discharge Me!' 1.3 (MIMIC-IV, data-use agreement signed): "
+    "put test_phase_1/{" + ",".join(FILES) + "}.csv.gz in DIR/dischargeme/ (the files themselves, or "
+    "PhysioNet's files/discharge-me/1.3/test_phase_1/ tree), or name that folder in the ini key "
+    "medhelm_data_paths."
+)
 
 
 def phase_1(folder: Path) -> Path:
@@ -60,8 +62,14 @@ def read_local(folder: Path) -> list[Record]:
                 continue
             seen.add(hadm)
             for target in targets[hadm]:
-                records.append({"hadm_id": hadm, "text": note["text"], "radiology": radiology[hadm],
-                                **{key: target[key] for key in TARGETS}})
+                records.append(
+                    {
+                        "hadm_id": hadm,
+                        "text": note["text"],
+                        "radiology": radiology[hadm],
+                        **{key: target[key] for key in TARGETS},
+                    }
+                )
     return records
 
 
@@ -75,8 +83,10 @@ def to_instance(record: Record) -> list[Instance]:
             instances.append(Instance(id=f"{record['hadm_id']}-{key}", input=text, reference=record[key]))
             continue
         # Our wording, without HELM's package. (HELM's line continuation leaves four spaces.)
-        text = (f"Write the {title} from the patient discharge text and radiology report text below.    \n\n"
-                f"Discharge Text:\n{discharge}\n\nRadiology Report:\n{record['radiology']}\n\n{title}:\n")
+        text = (
+            f"Write the {title} from the patient discharge text and radiology report text below.    \n\n"
+            f"Discharge Text:\n{discharge}\n\nRadiology Report:\n{record['radiology']}\n\n{title}:\n"
+        )
         instances.append(Instance(id=f"{record['hadm_id']}-{key}", input=text, reference=record[key]))
     return instances
 
@@ -88,9 +98,11 @@ BENCHMARK = Benchmark(
     source=Source(upstream="https://physionet.org/content/discharge-me/1.3/", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
     helm_prompt="dischargeme",
-    prompt=Prompt(instructions="From the discharge text and the radiology report, write the target document it "
-                               "names, either the discharge instructions or the brief hospital course.",
-                  output_noun="Answer"),
+    prompt=Prompt(
+        instructions="From the discharge text and the radiology report, write the target document it "
+        "names, either the discharge instructions or the brief hospital course.",
+        output_noun="Answer",
+    ),
     open_ended=True,
     max_tokens=300,
 )

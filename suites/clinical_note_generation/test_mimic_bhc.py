@@ -15,9 +15,11 @@ from pathlib import Path
 from pytest_medhelm import Benchmark, DataError, Instance, Prompt, Record, Source, find_file, read_jsonl
 
 FILE = "mimic_iv_bhc.json"
-HOW = ("Gated: PhysioNet credentialed access to MIMIC-IV-Ext-BHC (data-use agreement signed): put "
-       f"{FILE}, one JSON object per line with fields input (the note) and target (the brief hospital "
-       "course), in DIR/mimic_bhc/ or a folder named by the ini key medhelm_data_paths.")
+HOW = (
+    "Gated: PhysioNet credentialed access to MIMIC-IV-Ext-BHC (data-use agreement signed): put "
+    f"{FILE}, one JSON object per line with fields input (the note) and target (the brief hospital "
+    "course), in DIR/mimic_bhc/ or a folder named by the ini key medhelm_data_paths."
+)
 
 
 def read_local(folder: Path) -> list[Record]:
@@ -40,12 +42,15 @@ BENCHMARK = Benchmark(
     id="mimic_bhc",
     name="MIMIC-IV-BHC",
     access="gated",
-    source=Source(upstream="MIMIC-IV-Ext-BHC on PhysioNet (Aali et al. 2024)", how_to_get=HOW,
-                  read_local=read_local),
+    source=Source(upstream="MIMIC-IV-Ext-BHC on PhysioNet (Aali et al. 2024)", how_to_get=HOW, read_local=read_local),
     to_instance=to_instance,
     helm_prompt="mimic_bhc",
-    prompt=Prompt(instructions="Summarise the clinical note as a brief hospital course.", input_noun="Clinical Note",
-                  newline_after_input_noun=True, output_noun="Brief Hospital Course"),
+    prompt=Prompt(
+        instructions="Summarise the clinical note as a brief hospital course.",
+        input_noun="Clinical Note",
+        newline_after_input_noun=True,
+        output_noun="Brief Hospital Course",
+    ),
     open_ended=True,
     max_tokens=1024,
 )

@@ -11,8 +11,10 @@ the first of the three markers.
 from pytest_medhelm import Benchmark, Fetcher, Instance, Prompt, Record, Source, mtsamples
 
 LISTING = "https://api.github.com/repos/raulista1997/benchmarkdata/contents/mtsample_procedure"
-RAW = ("https://raw.githubusercontent.com/raulista1997/benchmarkdata/"
-       "c4c252443fa9c52afb6960f53e51be278639bea2/mtsample_procedure/")
+RAW = (
+    "https://raw.githubusercontent.com/raulista1997/benchmarkdata/"
+    "c4c252443fa9c52afb6960f53e51be278639bea2/mtsample_procedure/"
+)
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
@@ -33,12 +35,14 @@ BENCHMARK = Benchmark(
     id="mtsamples_procedures",
     name="MTSamples Procedures",
     access="public",
-    source=Source(upstream=LISTING, how_to_get="Public (MTSamples.com content; no licence stated).",
-                  fetch=fetch),
+    source=Source(upstream=LISTING, how_to_get="Public (MTSamples.com content; no licence stated).", fetch=fetch),
     to_instance=to_instance,
     helm_prompt="mtsamples_procedures",
-    prompt=Prompt(instructions="Here is information about a patient; propose a reasonable treatment plan "
-                               "for the patient.", input_noun="Patient Notes", output_noun="Answer"),
+    prompt=Prompt(
+        instructions="Here is information about a patient; propose a reasonable treatment plan for the patient.",
+        input_noun="Patient Notes",
+        output_noun="Answer",
+    ),
     open_ended=True,
     max_tokens=512,
 )

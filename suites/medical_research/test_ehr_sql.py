@@ -43,8 +43,9 @@ def create_tables(sql: str) -> str:
 def shared_fields(folder: Path) -> dict[str, str]:
     for path in (folder / DB, folder / SCHEMA):
         if not path.is_file():
-            raise DataError(f"side file missing: put {path.name} beside test.jsonl (`medhelm download` does)",
-                            file=path)
+            raise DataError(
+                f"side file missing: put {path.name} beside test.jsonl (`medhelm download` does)", file=path
+            )
     return {"_schema": create_tables((folder / SCHEMA).read_text(encoding="utf-8"))}
 
 
@@ -56,8 +57,12 @@ def to_instance(record: Record) -> Instance | None:
         text = template.fill({"schema_prompt": record["_schema"], "entry['question']": record["question"]})
     else:  # our wording without HELM's package
         text = f"-- Tables:\n{record['_schema']}\n\n-- Asked:\n{record['question']}\n\n"
-    return Instance(id=str(record["id"]), input=text, reference=record["query"],
-                    extra={"value": record.get("value"), "is_impossible": bool(record.get("is_impossible", False))})
+    return Instance(
+        id=str(record["id"]),
+        input=text,
+        reference=record["query"],
+        extra={"value": record.get("value"), "is_impossible": bool(record.get("is_impossible", False))},
+    )
 
 
 async def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
@@ -65,26 +70,37 @@ async def score(instance: Instance, output: str, ctx: ScoreContext) -> dict[str,
     if db is None or not db.is_file():
         raise FileNotFoundError(f"ehr_sql scores on {DB}, which is not in the data folder {ctx.data_dir}")
     # Off the event loop: a query may run for up to the metric's time budget.
-    return await asyncio.to_thread(metrics.ehr_sql.ehr_sql, output, instance.reference, instance.extra["value"],
-                                   instance.extra["is_impossible"], db)
+    return await asyncio.to_thread(
+        metrics.ehr_sql.ehr_sql,
+        output,
+        instance.reference,
+        instance.extra["value"],
+        instance.extra["is_impossible"],
+        db,
+    )
 
 
 BENCHMARK = Benchmark(
     id="ehr_sql",
     name="EHRSQL",
     access="public",
-    source=Source(upstream=BASE, how_to_get="Public (questions CC BY 4.0; eicu.sqlite has no licence stated).",
-                  fetch=fetch, side_files=(DB, SCHEMA), fetch_side_file=fetch_side_file,
-                  shared_fields=shared_fields),
+    source=Source(
+        upstream=BASE,
+        how_to_get="Public (questions CC BY 4.0; eicu.sqlite has no licence stated).",
+        fetch=fetch,
+        side_files=(DB, SCHEMA),
+        fetch_side_file=fetch_side_file,
+        shared_fields=shared_fields,
+    ),
     to_instance=to_instance,
     helm_prompt="ehr_sql",
     prompt=Prompt(
         instructions="You write SQL for clinical research. From the database schema and the medical question "
-                     "below, write one valid SQLite query that retrieves the answer.\n\n"
-                     "Input: a database schema, then a question in plain language.\n"
-                     "Output: only the SQL query, ending with ;, with no explanation or other text.\n\n"
-                     "If the question cannot be answered from this database, return an empty string and "
-                     "nothing else.",
+        "below, write one valid SQLite query that retrieves the answer.\n\n"
+        "Input: a database schema, then a question in plain language.\n"
+        "Output: only the SQL query, ending with ;, with no explanation or other text.\n\n"
+        "If the question cannot be answered from this database, return an empty string and "
+        "nothing else.",
         input_noun="Schema and question",
         output_noun="SQL Query",
     ),

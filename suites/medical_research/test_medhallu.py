@@ -23,9 +23,12 @@ def fetch(fetcher: Fetcher) -> list[Record]:
 def to_instance(record: Record) -> list[Instance]:
     row = hashlib.sha1(record["Question"].encode()).hexdigest()[:12]
     text = "World Knowledge: {}\n\nQuestion: {}\n\nAnswer: {}\n".format
-    return [Instance(id=f"{row}-{kind}", input=text(record["Knowledge"], record["Question"], record[field]),
-                     reference=label)
-            for kind, field, label in (("factual", "Ground Truth", "0"), ("hallucinated", "Hallucinated Answer", "1"))]
+    return [
+        Instance(
+            id=f"{row}-{kind}", input=text(record["Knowledge"], record["Question"], record[field]), reference=label
+        )
+        for kind, field, label in (("factual", "Ground Truth", "0"), ("hallucinated", "Hallucinated Answer", "1"))
+    ]
 
 
 INSTRUCTIONS = """You are an expert in medicine acting as an answer judge. Given world knowledge, a question \
@@ -44,13 +47,14 @@ BENCHMARK = Benchmark(
     id="medhallu",
     name="MedHallu",
     access="public",
-    source=Source(upstream=f"https://huggingface.co/datasets/{REPO}", how_to_get="Public (MIT licence).",
-                  fetch=fetch),
+    source=Source(upstream=f"https://huggingface.co/datasets/{REPO}", how_to_get="Public (MIT licence).", fetch=fetch),
     to_instance=to_instance,
     helm_prompt="medhallu",
-    prompt=Prompt(instructions=INSTRUCTIONS,
-                  output_noun="Return only an integer, '0' if the answer is factual or '1' if it is hallucinated.\n"
-                              "No letter or word, only the integer.\n\nYour Judgment"),
+    prompt=Prompt(
+        instructions=INSTRUCTIONS,
+        output_noun="Return only an integer, '0' if the answer is factual or '1' if it is hallucinated.\n"
+        "No letter or word, only the integer.\n\nYour Judgment",
+    ),
     scorer=scorers.exact,
     main_metric="exact_match",
     max_tokens=5,

@@ -22,17 +22,19 @@ from pytest_medhelm import Benchmark, DataError, DataUnavailable, Instance, Prom
 
 CRITERIA = {
     "ABDOMINAL": "History of intra-abdominal surgery of any kind, for example a resection of the small or "
-                 "large intestine, or small bowel obstruction",
+    "large intestine, or small bowel obstruction",
     "ADVANCED-CAD": "Advanced coronary artery disease (CAD): at least 2 of (a) taking 2 or more medications "
-                    "for CAD, (b) a history of myocardial infarction (MI), (c) angina now, (d) ischemia, past "
-                    "or present. Fewer than 2 of these does not meet the criterion; be strict, as "
-                    "cardiovascular disease alone does not meet it.",
+    "for CAD, (b) a history of myocardial infarction (MI), (c) angina now, (d) ischemia, past "
+    "or present. Fewer than 2 of these does not meet the criterion; be strict, as "
+    "cardiovascular disease alone does not meet it.",
     "CREATININE": "Serum creatinine above the upper limit of normal",
 }
-HOW = ("Gated: n2c2 2018 Track 1 (cohort selection) from the DBMI Data Portal (Harvard), after signing "
-       "its data-use agreement: put the annotated test XML files in DIR/n2c2_ct_matching/test/ (one "
-       "<patient>.xml each, with <TEXT> and <TAGS>), or name the folder holding test/ in the ini key "
-       "medhelm_data_paths.")
+HOW = (
+    "Gated: n2c2 2018 Track 1 (cohort selection) from the DBMI Data Portal (Harvard), after signing "
+    "its data-use agreement: put the annotated test XML files in DIR/n2c2_ct_matching/test/ (one "
+    "<patient>.xml each, with <TEXT> and <TAGS>), or name the folder holding test/ in the ini key "
+    "medhelm_data_paths."
+)
 DATE = re.compile(r"Record date: (\d{4}-\d{2}-\d{2})")
 
 
@@ -83,12 +85,21 @@ def helm_text(record: Record, dates: list[str | None], current: str | None) -> s
         return None
     notes, criterion = record["notes"], record["criterion"]
     before_number, before_date, before_note = _note_header(helm.scenario_value(*HELM_PROMPT, "notes_list"))
-    joined = ("\n" + "*" * 50 + "\n\n").join(f"{before_number}{i + 1}{before_date}{date or ''}{before_note}{note}"
-                                             for i, (date, note) in enumerate(zip(dates, notes)))
+    joined = ("\n" + "*" * 50 + "\n\n").join(
+        f"{before_number}{i + 1}{before_date}{date or ''}{before_note}{note}"
+        for i, (date, note) in enumerate(zip(dates, notes))
+    )
     definitions = helm.scenario_value("n2c2_ct_matching_scenario", None, "LONG_DEFINITIONS")
-    return template.fill({"self.subject": criterion, "LONG_DEFINITIONS[self.subject]": definitions[criterion],
-                          "len(patient['ehr'])": len(notes), "'-' * 100": "-" * 100, "notes": joined,
-                          "current_date": current})
+    return template.fill(
+        {
+            "self.subject": criterion,
+            "LONG_DEFINITIONS[self.subject]": definitions[criterion],
+            "len(patient['ehr'])": len(notes),
+            "'-' * 100": "-" * 100,
+            "notes": joined,
+            "current_date": current,
+        }
+    )
 
 
 def to_instance(record: Record) -> Instance:
@@ -97,28 +108,48 @@ def to_instance(record: Record) -> Instance:
     current = next((date for date in reversed(dates) if date), None)
     text = helm_text(record, dates, current)
     if text is not None:
-        return Instance(id=f"{criterion}-{record['patient']}", input=text, choices=("yes", "no"),
-                        correct=0 if record["met"][criterion] == "met" else 1, run=criterion)
+        return Instance(
+            id=f"{criterion}-{record['patient']}",
+            input=text,
+            choices=("yes", "no"),
+            correct=0 if record["met"][criterion] == "met" else 1,
+            run=criterion,
+        )
     joined = ("\n" + "*" * 50 + "\n\n").join(
-        f"## Note #{i + 1}\nDate: {date or ''}\n{note}" for i, (date, note) in enumerate(zip(dates, notes)))
+        f"## Note #{i + 1}\nDate: {date or ''}\n{note}" for i, (date, note) in enumerate(zip(dates, notes))
+    )
     # Our wording, without HELM's package.
-    text = (f"Clinical trial screening. Criterion: {criterion} ({CRITERIA[criterion]}).\n"
-            f"The patient's {len(notes)} notes, oldest first, then today's date ({current}).\n\n"
-            f"{joined}\n\nIs the criterion {criterion} met?")
-    return Instance(id=f"{criterion}-{record['patient']}", input=text, choices=("yes", "no"),
-                    correct=0 if record["met"][criterion] == "met" else 1, run=criterion)
+    text = (
+        f"Clinical trial screening. Criterion: {criterion} ({CRITERIA[criterion]}).\n"
+        f"The patient's {len(notes)} notes, oldest first, then today's date ({current}).\n\n"
+        f"{joined}\n\nIs the criterion {criterion} met?"
+    )
+    return Instance(
+        id=f"{criterion}-{record['patient']}",
+        input=text,
+        choices=("yes", "no"),
+        correct=0 if record["met"][criterion] == "met" else 1,
+        run=criterion,
+    )
 
 
 BENCHMARK = Benchmark(
     id="n2c2_ct_matching",
     name="N2C2-CT Matching",
     access="gated",
-    source=Source(upstream="https://portal.dbmi.hms.harvard.edu/projects/n2c2-nlp/ (2018 Track 1)",
-                  how_to_get=HOW, read_local=read_local),
+    source=Source(
+        upstream="https://portal.dbmi.hms.harvard.edu/projects/n2c2-nlp/ (2018 Track 1)",
+        how_to_get=HOW,
+        read_local=read_local,
+    ),
     to_instance=to_instance,
     helm_prompt="n2c2_ct_matching",
-    prompt=Prompt(instructions="Reply with A (yes) or B (no).", input_noun="",
-                  output_noun="The single letter", multiple_choice=True),
+    prompt=Prompt(
+        instructions="Reply with A (yes) or B (no).",
+        input_noun="",
+        output_noun="The single letter",
+        multiple_choice=True,
+    ),
     scorer=scorers.multiple_choice,
     main_metric="exact_match",
     max_tokens=1,

@@ -5,8 +5,7 @@ HELM evaluates all 1,000 expert-labelled PQA-L items (not only the usual 500-ite
 
 from pytest_medhelm import Benchmark, Instance, Prompt, Source, scorers
 
-URL = ("https://raw.githubusercontent.com/pubmedqa/pubmedqa/"
-       "1f00b98d5cc626844bf8c4ca513b6e62c40071ec/data/ori_pqal.json")
+URL = "https://raw.githubusercontent.com/pubmedqa/pubmedqa/1f00b98d5cc626844bf8c4ca513b6e62c40071ec/data/ori_pqal.json"
 ANSWERS = ("yes", "no", "maybe")
 
 

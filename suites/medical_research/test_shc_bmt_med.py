@@ -15,6 +15,8 @@ BENCHMARK = shc.benchmark(
     name="BMT-Status",
     file="medhelm-BMT-dataset_filtered.csv",
     helm_scenario=("shc_bmt_scenario", "SHCBMTMedScenario.create_benchmark"),
-    template=("Answer the following {question} using this context: {context} , Reply 'A' for yes or 'B' "
-              "for no, with no other detail or explanation: just A or B."),
+    template=(
+        "Answer the following {question} using this context: {context} , Reply 'A' for yes or 'B' "
+        "for no, with no other detail or explanation: just A or B."
+    ),
 )

@@ -22,8 +22,11 @@ SUBSETS = ("healthcaremagic", "icliniq")
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
-    return [{"subset": subset, **entry} for subset in SUBSETS
-            for entry in fetcher.json(f"{BUNDLE}{subset}/test.json")["data"]]
+    return [
+        {"subset": subset, **entry}
+        for subset in SUBSETS
+        for entry in fetcher.json(f"{BUNDLE}{subset}/test.json")["data"]
+    ]
 
 
 def read_local(folder: Path) -> list[Record]:
@@ -31,8 +34,10 @@ def read_local(folder: Path) -> list[Record]:
     paths = {subset: folder / subset / "test.json" for subset in SUBSETS}
     missing = [f"{subset}/test.json" for subset, path in paths.items() if not path.is_file()]
     if missing:
-        raise DataUnavailable(f"{folder} has no {' or '.join(missing)}: put both subsets' test.json from {BUNDLE} "
-                              f"there (<subset>/test.json), or run `medhelm download`.")
+        raise DataUnavailable(
+            f"{folder} has no {' or '.join(missing)}: put both subsets' test.json from {BUNDLE} "
+            f"there (<subset>/test.json), or run `medhelm download`."
+        )
     records = []
     for subset, path in paths.items():
         try:
@@ -47,11 +52,11 @@ def read_local(folder: Path) -> list[Record]:
 
 def to_instance(record: Record) -> Instance:
     if record["subset"] not in SUBSETS:
-        raise DataError(f"unknown subset {record['subset']!r} (expected one of {', '.join(SUBSETS)})",
-                        field="subset")
+        raise DataError(f"unknown subset {record['subset']!r} (expected one of {', '.join(SUBSETS)})", field="subset")
     digest = hashlib.sha1(record["src"].encode()).hexdigest()[:12]
-    return Instance(id=f"{record['subset']}-{digest}", input=record["src"], reference=record["tgt"],
-                    run=record["subset"])
+    return Instance(
+        id=f"{record['subset']}-{digest}", input=record["src"], reference=record["tgt"], run=record["subset"]
+    )
 
 
 BENCHMARK = Benchmark(
@@ -66,8 +71,11 @@ BENCHMARK = Benchmark(
     ),
     to_instance=to_instance,
     helm_prompt="med_dialog",
-    prompt=Prompt(instructions="Summarise this patient-doctor conversation in one sentence.",
-                  input_noun="Patient-Doctor", output_noun="Summary"),
+    prompt=Prompt(
+        instructions="Summarise this patient-doctor conversation in one sentence.",
+        input_noun="Patient-Doctor",
+        output_noun="Summary",
+    ),
     open_ended=True,
     max_tokens=80,
 )

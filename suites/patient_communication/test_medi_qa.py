@@ -11,22 +11,37 @@ import xml.etree.ElementTree as ET
 
 from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source
 
-URL = ("https://raw.githubusercontent.com/abachaa/MEDIQA2019/ae5d3826d6c841923b9db831159fef0f1b893593/"
-       "MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml")
+URL = (
+    "https://raw.githubusercontent.com/abachaa/MEDIQA2019/ae5d3826d6c841923b9db831159fef0f1b893593/"
+    "MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml"
+)
 
 
 def _answer(node: ET.Element) -> Record:
     ranks = {key: int(node.attrib[key]) for key in ("SystemRank", "ReferenceRank", "ReferenceScore")}
-    return {"Answer": {"AID": node.attrib["AID"], **ranks, "AnswerURL": node.findtext("AnswerURL"),
-                       "AnswerText": node.findtext("AnswerText")}}
+    return {
+        "Answer": {
+            "AID": node.attrib["AID"],
+            **ranks,
+            "AnswerURL": node.findtext("AnswerURL"),
+            "AnswerText": node.findtext("AnswerText"),
+        }
+    }
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
     path = fetcher.url(URL)
     try:
-        return [{"QUESTION": {"QID": q.attrib["QID"], "QuestionText": q.findtext("QuestionText"),
-                              "AnswerList": [_answer(a) for a in q.iterfind("AnswerList/Answer")]}}
-                for q in ET.parse(path).getroot().iterfind("Question")]
+        return [
+            {
+                "QUESTION": {
+                    "QID": q.attrib["QID"],
+                    "QuestionText": q.findtext("QuestionText"),
+                    "AnswerList": [_answer(a) for a in q.iterfind("AnswerList/Answer")],
+                }
+            }
+            for q in ET.parse(path).getroot().iterfind("Question")
+        ]
     except (ET.ParseError, KeyError, ValueError) as exc:
         raise DataError(f"not the MEDIQA test XML ({type(exc).__name__}: {exc})", file=path) from None
 
@@ -44,8 +59,7 @@ BENCHMARK = Benchmark(
     source=Source(upstream=URL, how_to_get="Public (no licence stated).", fetch=fetch),
     to_instance=to_instance,
     helm_prompt="medi_qa",
-    prompt=Prompt(instructions="Answer this consumer health question.", input_noun="Question",
-                  output_noun="Answer"),
+    prompt=Prompt(instructions="Answer this consumer health question.", input_noun="Question", output_noun="Answer"),
     open_ended=True,
     max_tokens=1024,
 )

@@ -12,8 +12,27 @@ from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Reco
 
 URL = "https://github.com/abachaa/Medication_QA_MedInfo2019/raw/master/MedInfo2019-QA-Medications.xlsx"
 # pandas.read_excel's default NA strings.
-PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-             "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+PANDAS_NA = {
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+}
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
@@ -28,8 +47,11 @@ def fetch(fetcher: Fetcher) -> list[Record]:
         header, *rows = book.worksheets[0].iter_rows(values_only=True)  # pandas reads the first sheet
     finally:
         book.close()
-    return [{**dict(zip(header, row)), "_row_index": index} for index, row in enumerate(rows)
-            if any(cell is not None for cell in row)]
+    return [
+        {**dict(zip(header, row)), "_row_index": index}
+        for index, row in enumerate(rows)
+        if any(cell is not None for cell in row)
+    ]
 
 
 def missing(value: Any) -> bool:
@@ -40,8 +62,9 @@ def to_instance(record: Record) -> Instance | None:
     if missing(record["Answer"]):
         return None
     question, answer = str(record["Question"]), str(record["Answer"])
-    return Instance(id=hashlib.sha1(f"{question}\n{answer}".encode()).hexdigest()[:12], input=question,
-                    reference=answer)
+    return Instance(
+        id=hashlib.sha1(f"{question}\n{answer}".encode()).hexdigest()[:12], input=question, reference=answer
+    )
 
 
 BENCHMARK = Benchmark(
@@ -51,8 +74,7 @@ BENCHMARK = Benchmark(
     source=Source(upstream=URL, how_to_get="Public (no licence stated).", fetch=fetch),
     to_instance=to_instance,
     helm_prompt="medication_qa",
-    prompt=Prompt(instructions="Answer this consumer health question.", input_noun="Question",
-                  output_noun="Answer"),
+    prompt=Prompt(instructions="Answer this consumer health question.", input_noun="Question", output_noun="Answer"),
     open_ended=True,
     max_tokens=512,
 )

@@ -15,7 +15,9 @@ BENCHMARK = shc.benchmark(
     name="PrivacyDetection",
     file="medhelm-PRIVACY-dataset_filtered.csv",
     helm_scenario=("shc_privacy_scenario", "SHCPRIVACYMedScenario.create_benchmark"),
-    template=("You are reading clinical messages to decide whether any confidential information was "
-              "included. Answer the following question: {question} using this context: {context} , "
-              "Reply 'A' for yes or 'B' for no, with no other detail or explanation: just A or B."),
+    template=(
+        "You are reading clinical messages to decide whether any confidential information was "
+        "included. Answer the following question: {question} using this context: {context} , "
+        "Reply 'A' for yes or 'B' for no, with no other detail or explanation: just A or B."
+    ),
 )

@@ -17,7 +17,9 @@ BENCHMARK = shc.benchmark(
     file="medhelm-PROXY-dataset_filtered.csv",
     options="ABC",
     helm_scenario=("shc_proxy_scenario", "SHCPROXYMedScenario.create_benchmark"),
-    template=("You are reading clinical messages to decide whether a proxy user sent them. Determine the "
-              "following: {question} using this context: {context} , Reply 'A' for yes or 'B' for no, "
-              "with no other detail or explanation: just A or B."),
+    template=(
+        "You are reading clinical messages to decide whether a proxy user sent them. Determine the "
+        "following: {question} using this context: {context} , Reply 'A' for yes or 'B' for no, "
+        "with no other detail or explanation: just A or B."
+    ),
 )

@@ -16,11 +16,18 @@ from pathlib import Path
 
 from pytest_medhelm import Benchmark, Instance, Prompt, Record, Source, find_file, helm, read_csv
 
-FIELDS = ("Diagnosis", "ActualProcedure", "HistoryPhysicalNoteText", "OperativeNoteText",
-          "DischargeInstructionNoteText")
-HOW = ("Private Stanford data (STARR-OMOP outpatient procedures), available only to its owners: put "
-       "dataset_cases_qc.csv (columns QC, " + ", ".join(FIELDS) + ") in DIR/starr_patient_instructions/ or "
-       "a folder named by the ini key medhelm_data_paths.")
+FIELDS = (
+    "Diagnosis",
+    "ActualProcedure",
+    "HistoryPhysicalNoteText",
+    "OperativeNoteText",
+    "DischargeInstructionNoteText",
+)
+HOW = (
+    "Private Stanford data (STARR-OMOP outpatient procedures), available only to its owners: put "
+    "dataset_cases_qc.csv (columns QC, " + ", ".join(FIELDS) + ") in DIR/starr_patient_instructions/ or "
+    "a folder named by the ini key medhelm_data_paths."
+)
 
 
 def read_local(folder: Path) -> list[Record]:
@@ -34,15 +41,21 @@ def read_local(folder: Path) -> list[Record]:
 
 
 def to_instance(record: Record) -> Instance:
-    template = helm.scenario_value("starr_patient_instructions_scenario",
-                                   "StarrPatientInstructionsScenario.get_instances", "input_text")
+    template = helm.scenario_value(
+        "starr_patient_instructions_scenario", "StarrPatientInstructionsScenario.get_instances", "input_text"
+    )
     if template is not None:
-        text = template.fill(diagnosis=record["Diagnosis"], actual_procedure=record["ActualProcedure"],
-                             history_physical=record["HistoryPhysicalNoteText"],
-                             operative_note=record["OperativeNoteText"])
+        text = template.fill(
+            diagnosis=record["Diagnosis"],
+            actual_procedure=record["ActualProcedure"],
+            history_physical=record["HistoryPhysicalNoteText"],
+            operative_note=record["OperativeNoteText"],
+        )
     else:  # our wording without HELM's package
-        text = (f"Diagnosis - {record['Diagnosis']}\nProcedure done - {record['ActualProcedure']}\n"
-                f"H&P note - {record['HistoryPhysicalNoteText']}\nOperative note - {record['OperativeNoteText']}\n\n")
+        text = (
+            f"Diagnosis - {record['Diagnosis']}\nProcedure done - {record['ActualProcedure']}\n"
+            f"H&P note - {record['HistoryPhysicalNoteText']}\nOperative note - {record['OperativeNoteText']}\n\n"
+        )
     return Instance(id=f"line{record['line']}", input=text, reference=record["DischargeInstructionNoteText"])
 
 
@@ -54,11 +67,13 @@ BENCHMARK = Benchmark(
     to_instance=to_instance,
     helm_prompt="starr_patient_instructions",
     prompt=Prompt(
-        instructions=("You are a medical professional writing personalised instructions for a patient after a "
-                      "procedure. From the case details below (the diagnosis, the planned procedure, the history & "
-                      "physical note and the operative report), write clear, actionable instructions for the patient "
-                      "to follow afterwards. This will not be used for clinical decisions, nor to diagnose or treat "
-                      "any patient."),
+        instructions=(
+            "You are a medical professional writing personalised instructions for a patient after a "
+            "procedure. From the case details below (the diagnosis, the planned procedure, the history & "
+            "physical note and the operative report), write clear, actionable instructions for the patient "
+            "to follow afterwards. This will not be used for clinical decisions, nor to diagnose or treat "
+            "any patient."
+        ),
         input_noun="Case Details",
         output_noun="Patient Instructions",
     ),

@@ -32,7 +32,8 @@ def _adapter(adapter_spec):  # noqa: ANN001, ANN202
     from helm.benchmark.adaptation.adapters.multiple_choice_joint_adapter import MultipleChoiceJointAdapter
 
     cls = {ADAPT_GENERATION: GenerationAdapter, ADAPT_MULTIPLE_CHOICE_JOINT: MultipleChoiceJointAdapter}[
-        adapter_spec.method]
+        adapter_spec.method
+    ]
     adapter = object.__new__(cls)  # no tokenizer service: nothing here talks to a model
     adapter.adapter_spec = adapter_spec
     adapter.window_service = _FitsEverything()
@@ -61,9 +62,16 @@ def run(job: dict) -> list[dict]:
         if instance.split not in eval_splits:
             continue
         request = adapter.generate_requests(instance, 0, [])[0].request
-        out.append({"id": instance.id, "split": instance.split, "input": instance.input.text,
-                    "references": [[r.output.text, "correct" in r.tags] for r in instance.references],
-                    "prompt": request.prompt, "max_tokens": request.max_tokens})
+        out.append(
+            {
+                "id": instance.id,
+                "split": instance.split,
+                "input": instance.input.text,
+                "references": [[r.output.text, "correct" in r.tags] for r in instance.references],
+                "prompt": request.prompt,
+                "max_tokens": request.max_tokens,
+            }
+        )
     return out
 
 

@@ -24,10 +24,17 @@ class ScriptedClient:
         self.replies, self.names, self.requests = replies, names, []
 
     def make_request(self, request):
-        self.requests.append({"model": request.model, "model_deployment": request.model_deployment,
-                              "prompt": request.prompt, "temperature": request.temperature,
-                              "max_tokens": request.max_tokens, "stop_sequences": list(request.stop_sequences),
-                              "num_completions": request.num_completions})
+        self.requests.append(
+            {
+                "model": request.model,
+                "model_deployment": request.model_deployment,
+                "prompt": request.prompt,
+                "temperature": request.temperature,
+                "max_tokens": request.max_tokens,
+                "stop_sequences": list(request.stop_sequences),
+                "num_completions": request.num_completions,
+            }
+        )
         reply = self.replies.get(self.names[request.model_deployment])
         if reply is None:
             return RequestResult(success=False, embedding=[], completions=[], cached=False, error="scripted failure")
@@ -38,8 +45,11 @@ def annotator_class(benchmark):
     module = importlib.import_module(f"helm.benchmark.annotation.{benchmark}_annotator")
     from helm.benchmark.annotation.model_as_judge import LLMAsJuryAnnotator
 
-    found = [c for c in vars(module).values()
-             if isinstance(c, type) and issubclass(c, LLMAsJuryAnnotator) and c is not LLMAsJuryAnnotator]
+    found = [
+        c
+        for c in vars(module).values()
+        if isinstance(c, type) and issubclass(c, LLMAsJuryAnnotator) and c is not LLMAsJuryAnnotator
+    ]
     assert len(found) == 1, (benchmark, found)
     return found[0]
 
@@ -52,15 +62,28 @@ def run(case):
     references = [Reference(Output(text=case["gold"]), tags=["correct"])] if case["gold"] is not None else []
     instance = Instance(input=Input(text=case["question"]), references=references, split="test", id="case")
     request = Request(model="openai/gpt-4o-2024-05-13", model_deployment="openai/gpt-4o-2024-05-13", prompt="x")
-    result = RequestResult(success=True, embedding=[], completions=[GeneratedOutput(case["answer"], 0.0, [])],
-                           cached=False)
-    state = RequestState(instance=instance, reference_index=None, request_mode=None, train_trial_index=0,
-                         output_mapping=None, request=request, result=result, num_train_instances=0,
-                         prompt_truncated=False)
+    result = RequestResult(
+        success=True, embedding=[], completions=[GeneratedOutput(case["answer"], 0.0, [])], cached=False
+    )
+    state = RequestState(
+        instance=instance,
+        reference_index=None,
+        request_mode=None,
+        train_trial_index=0,
+        output_mapping=None,
+        request=request,
+        result=result,
+        num_train_instances=0,
+        prompt_truncated=False,
+    )
     annotation = annotator.annotate(state)
     state = RequestState(**{**state.__dict__, "annotations": {annotator.name: annotation}})
-    metric = LLMJuryMetric(metric_name=f"{case['benchmark']}_accuracy", scenario_name=annotator.name,
-                           annotator_models=models, default_score=1.0)
+    metric = LLMJuryMetric(
+        metric_name=f"{case['benchmark']}_accuracy",
+        scenario_name=annotator.name,
+        annotator_models=models,
+        default_score=1.0,
+    )
     stats = metric.evaluate_generation(None, state, None, "")
     return {"requests": client.requests, "score": stats[0].mean, "kept": sorted(k for k in annotation if k in models)}
 

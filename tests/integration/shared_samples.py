@@ -14,8 +14,9 @@ def load_sample(benchmark: Benchmark, shared_data: Path, *, cap: int) -> LoadedB
     return load(benchmark, DataSettings(data_dir=shared_data, use_instance_cache=False), cap=cap)
 
 
-def score_all(benchmark: Benchmark, pairs: list[tuple[Instance, str]],
-              data_dir: Path | None = None) -> list[dict[str, float]]:
+def score_all(
+    benchmark: Benchmark, pairs: list[tuple[Instance, str]], data_dir: Path | None = None
+) -> list[dict[str, float]]:
     async def run() -> list[dict[str, float]]:
         ctx = ScoreContext(data_dir=data_dir)
         return [await benchmark.score(instance, output, ctx) for instance, output in pairs]

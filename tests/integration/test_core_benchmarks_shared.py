@@ -29,8 +29,17 @@ from pytest_medhelm.suites.medical_research import test_pubmed_qa
 
 pytestmark = pytest.mark.needs_shared_data
 
-BENCHMARKS = {b.id: b for b in (test_medcalc_bench.BENCHMARK, test_medec.BENCHMARK, test_head_qa.BENCHMARK,
-                                test_medbullets.BENCHMARK, test_med_qa.BENCHMARK, test_pubmed_qa.BENCHMARK)}
+BENCHMARKS = {
+    b.id: b
+    for b in (
+        test_medcalc_bench.BENCHMARK,
+        test_medec.BENCHMARK,
+        test_head_qa.BENCHMARK,
+        test_medbullets.BENCHMARK,
+        test_med_qa.BENCHMARK,
+        test_pubmed_qa.BENCHMARK,
+    )
+}
 IDS = sorted(BENCHMARKS)
 OPTION_COUNTS = {"head_qa": 4, "medbullets": 5, "med_qa": 4, "pubmed_qa": 3}
 
@@ -50,8 +59,6 @@ def gold_output(instance: Instance) -> str:
         assert instance.correct is not None
         return instance.letters[instance.correct]
     return instance.reference
-
-
 
 
 @pytest.mark.parametrize("benchmark_id", IDS)
@@ -113,7 +120,6 @@ def test_medec_gold_reference_scores_1_on_flag_and_corrected_sentence_accuracy(s
         assert scores["medec_error_sentence_accuracy"] == float(instance.reference == "CORRECT"), instance.id
 
 
-
 @pytest.mark.parametrize("model_name", ["baseline-random", "baseline-extractive"])
 @pytest.mark.parametrize("benchmark_id", IDS)
 def test_baselines_run_end_to_end(shared_data: Path, engine: Engine, benchmark_id: str, model_name: str) -> None:
@@ -130,6 +136,7 @@ def test_baselines_run_end_to_end(shared_data: Path, engine: Engine, benchmark_i
         if outcome.instance.choices:
             assert outcome.completion.text in outcome.instance.letters  # a bare letter, so HELM maps it
             assert outcome.metrics["exact_match"] == float(
-                outcome.completion.text == outcome.instance.letters[outcome.instance.correct or 0])
+                outcome.completion.text == outcome.instance.letters[outcome.instance.correct or 0]
+            )
         else:
             assert outcome.completion.text.strip()

@@ -34,8 +34,11 @@ from pytest_medhelm.suites import all_benchmarks
 HERE = Path(__file__).parent
 CAP = 1000
 BENCHMARKS = {b.id: b for b in all_benchmarks()}
-SHC_FILES = {b.id: b.source.how_to_get.split("put the de-identified export ")[1].split(" ")[0]
-             for b in BENCHMARKS.values() if b.id.startswith("shc_")}
+SHC_FILES = {
+    b.id: b.source.how_to_get.split("put the de-identified export ")[1].split(" ")[0]
+    for b in BENCHMARKS.values()
+    if b.id.startswith("shc_")
+}
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +53,10 @@ def helm_python(request: pytest.FixtureRequest) -> str:
     if oracle is not None:
         candidates.insert(0, str(getattr(oracle, "python", oracle)))
     for python in filter(None, candidates):
-        if Path(python).exists() and subprocess.run([python, "-c", "import helm.benchmark.runner"],
-                                                    capture_output=True).returncode == 0:
+        if (
+            Path(python).exists()
+            and subprocess.run([python, "-c", "import helm.benchmark.runner"], capture_output=True).returncode == 0
+        ):
             return python
     pytest.skip("no Python with crfm-helm 0.5.16 (set MEDHELM_HELM_PYTHON to one)")
 
@@ -68,10 +73,14 @@ def helm_env(helm_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     import tiktoken_ext.openai_public
 
     extras = tmp_path_factory.mktemp("helm-extras")
-    same = subprocess.run([helm_python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
-                          text=True).stdout.strip() == str(sys.version_info[:2])
-    borrowed = {"tiktoken": ("tiktoken", "tiktoken_ext"), "openpyxl": ("openpyxl", "et_xmlfile"),
-                "pyarrow": ("pyarrow",)}
+    same = subprocess.run(
+        [helm_python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    ).stdout.strip() == str(sys.version_info[:2])
+    borrowed = {
+        "tiktoken": ("tiktoken", "tiktoken_ext"),
+        "openpyxl": ("openpyxl", "et_xmlfile"),
+        "pyarrow": ("pyarrow",),
+    }
     for name, packages in borrowed.items():
         if subprocess.run([helm_python, "-c", f"import {name}"], capture_output=True).returncode != 0:
             if not same:
@@ -91,7 +100,8 @@ def helm_env(helm_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict
         (extras / "torch" / "__init__.py").write_text(
             '"""Stand-in: HELM\'s run specs ask for a device name, nothing more."""\n\n\n'
             "class cuda:\n    @staticmethod\n    def is_available() -> bool:\n        return False\n\n\n"
-            "def device(name: str) -> str:\n    return name\n")
+            "def device(name: str) -> str:\n    return name\n"
+        )
     cache = tmp_path_factory.mktemp("tiktoken-cache")
     url = re.search(r'"(https://[^"]+/cl100k_base\.tiktoken)"', Path(tiktoken_ext.openai_public.__file__).read_text())
     assert url is not None
@@ -125,21 +135,38 @@ def shc_writer(benchmark_id: str, rows: int) -> Callable[[Path], Jobs]:
     def write(root: Path) -> Jobs:
         column = BENCHMARKS[benchmark_id].source.how_to_get.split("(columns ")[1].split(",")[0]
         options = "ABC" if benchmark_id in ("shc_ent_med", "shc_proxy_med") else "AB"
-        data = [[f"Synthetic question {k % 40}?", f"SYNTHETIC NOTE {k % 37}\r\nsecond line {k}",
-                 options[k % len(options)]] for k in range(rows)]
+        data = [
+            [f"Synthetic question {k % 40}?", f"SYNTHETIC NOTE {k % 37}\r\nsecond line {k}", options[k % len(options)]]
+            for k in range(rows)
+        ]
         data.append(["Synthetic question 1?", "SYNTHETIC NOTE 1\r\nsecond line 1", options[-1]])  # repeat: last label
         if benchmark_id == "shc_ent_med":
             data.insert(3, ["Synthetic unlabelled?", "SYNTHETIC NOTE X", ""])
         path = write_csv(root / benchmark_id / SHC_FILES[benchmark_id], [column, "context", "label"], data)
         return {"": {"run_spec": benchmark_id, "args": {"data_path": str(path)}}}
+
     return write
 
 
 def starr(root: Path) -> Jobs:
-    fields = ["Diagnosis", "ActualProcedure", "HistoryPhysicalNoteText", "OperativeNoteText",
-              "DischargeInstructionNoteText"]
-    rows = [["TRUE" if k % 5 else "false", f"Synthetic dx {k}", f"Synthetic procedure {k}", f"SYNTHETIC H&P {k}\r\nmore",
-             f"SYNTHETIC OP NOTE {k}" if k % 7 else "", f"Rest for {k} days."] for k in range(30)]
+    fields = [
+        "Diagnosis",
+        "ActualProcedure",
+        "HistoryPhysicalNoteText",
+        "OperativeNoteText",
+        "DischargeInstructionNoteText",
+    ]
+    rows = [
+        [
+            "TRUE" if k % 5 else "false",
+            f"Synthetic dx {k}",
+            f"Synthetic procedure {k}",
+            f"SYNTHETIC H&P {k}\r\nmore",
+            f"SYNTHETIC OP NOTE {k}" if k % 7 else "",
+            f"Rest for {k} days.",
+        ]
+        for k in range(30)
+    ]
     path = write_csv(root / "starr_patient_instructions" / "dataset_cases_qc.csv", ["QC", *fields], rows)
     return {"": {"run_spec": "starr_patient_instructions", "args": {"data_path": str(path)}}}
 
@@ -149,25 +176,39 @@ def mimic_rrs(root: Path) -> Jobs:
     folder.mkdir(parents=True)
     (folder / "test.findings.tok").write_text(
         "".join(f"synthetic finding {k}{' ' if k % 3 else chr(12)}page\n" if k % 4 else "\n" for k in range(25)),
-        encoding="utf-8")
-    (folder / "test.impression.tok").write_text("".join(f"impression {k}\u2028x\n" for k in range(25)), encoding="utf-8")
+        encoding="utf-8",
+    )
+    (folder / "test.impression.tok").write_text(
+        "".join(f"impression {k}\u2028x\n" for k in range(25)), encoding="utf-8"
+    )
     return {"": {"run_spec": "mimic_rrs", "args": {"data_path": str(folder)}}}
 
 
 def mimic_bhc(root: Path) -> Jobs:
     path = root / "mimic_bhc" / "mimic_iv_bhc.json"
     path.parent.mkdir(parents=True)
-    path.write_text("".join(json.dumps({"input": f"SYNTHETIC NOTE {k}" if k % 6 else "", "target": f"course {k}"}) + "\n"
-                            for k in range(20)), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps({"input": f"SYNTHETIC NOTE {k}" if k % 6 else "", "target": f"course {k}"}) + "\n"
+            for k in range(20)
+        ),
+        encoding="utf-8",
+    )
     return {"": {"run_spec": "mimic_bhc", "args": {"data_path": str(path)}}}
 
 
 def billing(root: Path) -> Jobs:
     path = root / "mimiciv_billing_code" / "mimiciv_icd10.feather"
     path.parent.mkdir(parents=True)
-    pa.feather.write_feather(pa.table({"text": [f"SYNTHETIC DISCHARGE NOTE {k}" for k in range(15)],
-                                       "target": pa.array([[f"A0{k % 10}.{k % 3}", "I10"] for k in range(15)],
-                                                          pa.list_(pa.string()))}), path)
+    pa.feather.write_feather(
+        pa.table(
+            {
+                "text": [f"SYNTHETIC DISCHARGE NOTE {k}" for k in range(15)],
+                "target": pa.array([[f"A0{k % 10}.{k % 3}", "I10"] for k in range(15)], pa.list_(pa.string())),
+            }
+        ),
+        path,
+    )
     return {"": {"run_spec": "mimiciv_billing_code", "args": {"data_path": str(path)}}}
 
 
@@ -176,8 +217,12 @@ def med_dialog(root: Path) -> Jobs:
     for subset, n in (("healthcaremagic", 1003), ("icliniq", 12)):
         path = root / "med_dialog" / subset / "test.json"
         path.parent.mkdir(parents=True)
-        data = {"data": [{"src": f"Patient: synthetic {subset} question {k}\nDoctor: answer {k}",
-                          "tgt": f"summary {k}"} for k in range(n)]}
+        data = {
+            "data": [
+                {"src": f"Patient: synthetic {subset} question {k}\nDoctor: answer {k}", "tgt": f"summary {k}"}
+                for k in range(n)
+            ]
+        }
         path.write_text(json.dumps(data), encoding="utf-8")
         jobs[subset] = {"run_spec": "med_dialog", "args": {"subset": subset}, "output_path": str(root / "med_dialog")}
     return jobs
@@ -186,8 +231,18 @@ def med_dialog(root: Path) -> Jobs:
 def med_mcqa(root: Path) -> Jobs:
     folder = root / "med_mcqa" / "data"
     folder.mkdir(parents=True)
-    rows = [{"id": f"q{k}", "question": f"Synthetic question {k}?", "opa": f"a{k}", "opb": f"b{k}", "opc": f"c{k}",
-             "opd": f"d{k}", "cop": 1 + k % 4} for k in range(1010)]
+    rows = [
+        {
+            "id": f"q{k}",
+            "question": f"Synthetic question {k}?",
+            "opa": f"a{k}",
+            "opb": f"b{k}",
+            "opc": f"c{k}",
+            "opd": f"d{k}",
+            "cop": 1 + k % 4,
+        }
+        for k in range(1010)
+    ]
     (folder / "dev.json").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (folder / "train.json").write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
     return {"": {"run_spec": "medhelm_med_mcqa", "args": {}, "output_path": str(root / "med_mcqa"), "valid": True}}
@@ -200,10 +255,16 @@ def chw(root: Path) -> Jobs:
 
 
 def mental_health(root: Path) -> Jobs:
-    rows = [[f"Client: synthetic worry {k}\nCounselor: tell me more", f"Synthetic reply {k}", f"Topic {k % 3}", str(k % 2)]
-            for k in range(14)]
-    path = write_csv(root / "mental_health" / "processed_dialogues.csv",
-                     ["context", "gold_counselor_response", "topic", "dialogue_type"], rows, line_ending="\n")
+    rows = [
+        [f"Client: synthetic worry {k}\nCounselor: tell me more", f"Synthetic reply {k}", f"Topic {k % 3}", str(k % 2)]
+        for k in range(14)
+    ]
+    path = write_csv(
+        root / "mental_health" / "processed_dialogues.csv",
+        ["context", "gold_counselor_response", "topic", "dialogue_type"],
+        rows,
+        line_ending="\n",
+    )
     return {"": {"run_spec": "mental_health", "args": {"data_path": str(path)}}}
 
 
@@ -221,8 +282,11 @@ def clear(root: Path) -> Jobs:
             book.active.append([f"SYNTHETIC NOTE {k} for {condition}", (k + n) % 3])
         (root / "clear").mkdir(exist_ok=True)
         book.save(root / "clear" / f"{condition}.xlsx")
-        jobs[condition] = {"run_spec": "clear", "args": {"condition": condition, "data_path": str(root / "clear")},
-                           "cap": 100}
+        jobs[condition] = {
+            "run_spec": "clear",
+            "args": {"condition": condition, "data_path": str(root / "clear")},
+            "cap": 100,
+        }
     return jobs
 
 
@@ -231,17 +295,20 @@ def medalign(root: Path) -> Jobs:
     (folder / "medalign_ehr_xml").mkdir(parents=True)
     for person in (10, 20):
         size = 12_000 if person == 10 else 20  # person 10's EHR is longer than the 100,000-token window
-        ehr = "".join(f"<event time='2020-01-{1 + k % 28:02d}'>SYNTHETIC lab value {k} mg/dL café</event>\n"
-                      for k in range(size))
+        ehr = "".join(
+            f"<event time='2020-01-{1 + k % 28:02d}'>SYNTHETIC lab value {k} mg/dL café</event>\n" for k in range(size)
+        )
         (folder / "medalign_ehr_xml" / f"{person}.xml").write_text(ehr, encoding="utf-8")
     (folder / "clinician-reviewed-model-responses.tsv").write_text(
         "instruction_id\tquestion\tperson_id\tmodel_response\n1\tSynthetic question one?\t10\tr1\n"
         "2\tSynthetic question two?\t20\tr2\n1\tSynthetic question one?\t10\tr3\n3\tSynthetic three?\t20\tr4\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (folder / "clinician-instruction-responses.tsv").write_text(
         "instruction_id\tannotator_num\tclinician_response\n2\tAnnotator_1\tSynthetic answer two\n"
         "1\tAnnotator_2\tnot used\n1\tAnnotator_1\tSynthetic answer one\n3\tAnnotator_1\tSynthetic answer three\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return {"": {"run_spec": "medalign", "args": {"data_path": str(folder)}}}
 
 
@@ -258,20 +325,33 @@ def ehrshot(root: Path) -> Jobs:
     folder = root / "ehrshot"
     (folder / "data").mkdir(parents=True)
     (folder / "metadata").mkdir()
-    events = [(int(s), t0 + timedelta(days=int(d)), f"SNOMED/{int(c)}") for s, d, c in
-              zip(rng.randint(1, 30, 3000), rng.randint(0, 400, 3000), rng.randint(1000, 99999, 3000))]
+    events = [
+        (int(s), t0 + timedelta(days=int(d)), f"SNOMED/{int(c)}")
+        for s, d, c in zip(rng.randint(1, 30, 3000), rng.randint(0, 400, 3000), rng.randint(1000, 99999, 3000))
+    ]
     subject, time, code = zip(*events)
-    pa.parquet.write_table(pa.table({"subject_id": pa.array(subject, pa.int64()), "time": pa.array(time, pa.timestamp("us")),
-                                     "code": code}), folder / "data" / "data.parquet")
-    pa.parquet.write_table(pa.table({"subject_id": pa.array(range(1, 30), pa.int64()),
-                                     "split": ["held_out"] * 29}), folder / "metadata" / "subject_splits.parquet")
+    pa.parquet.write_table(
+        pa.table(
+            {"subject_id": pa.array(subject, pa.int64()), "time": pa.array(time, pa.timestamp("us")), "code": code}
+        ),
+        folder / "data" / "data.parquet",
+    )
+    pa.parquet.write_table(
+        pa.table({"subject_id": pa.array(range(1, 30), pa.int64()), "split": ["held_out"] * 29}),
+        folder / "metadata" / "subject_splits.parquet",
+    )
     jobs = {}
     for task in module.TASKS:
         n = 10_005 if task.startswith("lab_") else 40
-        labels = pa.table({"subject_id": pa.array(rng.randint(1, 30, n), pa.int64()),
-                           "prediction_time": pa.array([t0 + timedelta(days=int(d)) for d in rng.randint(0, 400, n)],
-                                                       pa.timestamp("us")),
-                           "boolean_value": pa.array(rng.randint(0, 2, n).astype(bool))})
+        labels = pa.table(
+            {
+                "subject_id": pa.array(rng.randint(1, 30, n), pa.int64()),
+                "prediction_time": pa.array(
+                    [t0 + timedelta(days=int(d)) for d in rng.randint(0, 400, n)], pa.timestamp("us")
+                ),
+                "boolean_value": pa.array(rng.randint(0, 2, n).astype(bool)),
+            }
+        )
         (folder / "labels" / task).mkdir(parents=True)
         pa.parquet.write_table(labels, folder / "labels" / task / "labels.parquet")
         jobs[task] = {"run_spec": "ehrshot", "args": {"subject": task, "data_path": str(folder)}}
@@ -283,15 +363,23 @@ def n2c2(root: Path) -> Jobs:
     folder.mkdir(parents=True)
     criteria = ("ABDOMINAL", "ADVANCED-CAD", "CREATININE")
     for k in range(7):
-        notes = [f"\n\nRecord date: 2070-0{1 + n}-1{k}\n\n\nSYNTHETIC NOTE {n} of patient {k}\n" if n != 1 else
-                 f"SYNTHETIC UNDATED NOTE of patient {k}\n" for n in range(2 + k % 3)]
+        notes = [
+            f"\n\nRecord date: 2070-0{1 + n}-1{k}\n\n\nSYNTHETIC NOTE {n} of patient {k}\n"
+            if n != 1
+            else f"SYNTHETIC UNDATED NOTE of patient {k}\n"
+            for n in range(2 + k % 3)
+        ]
         text = ("*" * 100 + "\n").join(notes)
         tags = "".join(f'<{c} met="{"met" if (k + j) % 2 else "not met"}" />' for j, c in enumerate(criteria))
-        (folder / f"{100 + k}.xml").write_text(f"<?xml version='1.0' encoding='UTF-8'?>\n<PatientMatching>"
-                                              f"<TEXT><![CDATA[{text}]]></TEXT><TAGS>{tags}</TAGS></PatientMatching>\n",
-                                              encoding="utf-8")
-    return {c: {"run_spec": "n2c2_ct_matching", "args": {"data_path": str(root / "n2c2_ct_matching"), "subject": c}}
-            for c in criteria}
+        (folder / f"{100 + k}.xml").write_text(
+            f"<?xml version='1.0' encoding='UTF-8'?>\n<PatientMatching>"
+            f"<TEXT><![CDATA[{text}]]></TEXT><TAGS>{tags}</TAGS></PatientMatching>\n",
+            encoding="utf-8",
+        )
+    return {
+        c: {"run_spec": "n2c2_ct_matching", "args": {"data_path": str(root / "n2c2_ct_matching"), "subject": c}}
+        for c in criteria
+    }
 
 
 def dischargeme(root: Path) -> Jobs:
@@ -309,17 +397,30 @@ def dischargeme(root: Path) -> Jobs:
         (base / f"{name}.csv.gz").write_bytes(gzip.compress(buffer.getvalue().encode()))
 
     subjects = [5, 3, 9, 3, 7]  # diagnosis rows (a subject twice)
-    write("diagnosis", ["subject_id", "stay_id", "icd_title"], [[s, 100 + n, f"DX {n}"] for n, s in enumerate(subjects)])
+    write(
+        "diagnosis", ["subject_id", "stay_id", "icd_title"], [[s, 100 + n, f"DX {n}"] for n, s in enumerate(subjects)]
+    )
     write("triage", ["subject_id", "stay_id", "chiefcomplaint"], [[s, 200 + s, "pain"] for s in (3, 5, 7)])
     notes = [(5, 51), (3, 31), (3, 32), (7, 71), (9, 91)]
-    write("discharge", ["note_id", "subject_id", "hadm_id", "text"],
-          [[f"N{h}", s, h, f"SYNTHETIC DISCHARGE {h}\nBrief Hospital Course: course {h}\nInstructions {h}"]
-           for s, h in notes])
-    write("radiology", ["note_id", "subject_id", "hadm_id", "text"],
-          [[f"R{h}{n}", s, h, f"SYNTHETIC CXR {h}.{n}"] for s, h in notes for n in range(2) if h != 32])
+    write(
+        "discharge",
+        ["note_id", "subject_id", "hadm_id", "text"],
+        [
+            [f"N{h}", s, h, f"SYNTHETIC DISCHARGE {h}\nBrief Hospital Course: course {h}\nInstructions {h}"]
+            for s, h in notes
+        ],
+    )
+    write(
+        "radiology",
+        ["note_id", "subject_id", "hadm_id", "text"],
+        [[f"R{h}{n}", s, h, f"SYNTHETIC CXR {h}.{n}"] for s, h in notes for n in range(2) if h != 32],
+    )
     write("edstays", ["subject_id", "hadm_id", "stay_id"], [[s, h, 300 + h] for s, h in notes])
-    write("discharge_target", ["note_id", "hadm_id", "discharge_instructions", "brief_hospital_course"],
-          [[f"N{h}", h, f"Instructions {h}", f"Brief Hospital Course: course {h}"] for _, h in notes])
+    write(
+        "discharge_target",
+        ["note_id", "hadm_id", "discharge_instructions", "brief_hospital_course"],
+        [[f"N{h}", h, f"Instructions {h}", f"Brief Hospital Course: course {h}"] for _, h in notes],
+    )
     return {"": {"run_spec": "dischargeme", "args": {"data_path": str(root / "dischargeme")}}}
 
 
@@ -331,8 +432,10 @@ WRITERS: dict[str, Callable[[Path], Jobs]] = {
     "clear": clear,
     "medalign": medalign,
     "ehrshot": ehrshot,
-    **{benchmark_id: shc_writer(benchmark_id, 1004 if benchmark_id == "shc_cdi_med" else 45)
-       for benchmark_id in SHC_FILES},
+    **{
+        benchmark_id: shc_writer(benchmark_id, 1004 if benchmark_id == "shc_cdi_med" else 45)
+        for benchmark_id in SHC_FILES
+    },
     "starr_patient_instructions": starr,
     "mimic_rrs": mimic_rrs,
     "mimic_bhc": mimic_bhc,
@@ -348,8 +451,9 @@ OWN_WORDING: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def compared(tmp_path_factory: pytest.TempPathFactory, helm_python: str, helm_env: dict[str, str],
-             helm_wheel: Path) -> dict[str, Any]:
+def compared(
+    tmp_path_factory: pytest.TempPathFactory, helm_python: str, helm_env: dict[str, str], helm_wheel: Path
+) -> dict[str, Any]:
     """Every benchmark's files written once, HELM run once over all of them (xdist workers share
     the run: the first one holds a lock while HELM runs, the others then read its output)."""
     import fcntl
@@ -376,8 +480,13 @@ def _run_helm(root: Path, helm_python: str, helm_env: dict[str, str]) -> None:
         for run, job in write(root).items():
             jobs[f"{benchmark_id}/{run}"] = {"cap": CAP, **job}
     (root / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
-    done = subprocess.run([helm_python, str(HERE / "helm_gated_oracle.py"), str(root / "jobs.json"),
-                           str(root / "helm.json")], capture_output=True, text=True, timeout=1200, env=helm_env)
+    done = subprocess.run(
+        [helm_python, str(HERE / "helm_gated_oracle.py"), str(root / "jobs.json"), str(root / "helm.json")],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=helm_env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -397,17 +506,22 @@ def ours(benchmark: Benchmark, root: Path, home: Path) -> dict[str, list[dict[st
             references = [[text, k == instance.correct] for k, text in enumerate(instance.choices)]
         else:
             references = [[instance.reference, True]]
-        runs.setdefault(instance.run, []).append({"input": instance.input, "references": references,
-                                                  "prompt": benchmark.render(instance)})
+        runs.setdefault(instance.run, []).append(
+            {"input": instance.input, "references": references, "prompt": benchmark.render(instance)}
+        )
     return runs
 
 
 @pytest.mark.parametrize("benchmark_id", sorted(WRITERS))
-def test_instances_equal_helms_on_synthetic_owner_files(benchmark_id: str, compared: dict[str, Any],
-                                                         with_helm_package: Path) -> None:
+def test_instances_equal_helms_on_synthetic_owner_files(
+    benchmark_id: str, compared: dict[str, Any], with_helm_package: Path
+) -> None:
     mine = ours(BENCHMARKS[benchmark_id], compared["root"], with_helm_package)
-    theirs = {name.split("/", 1)[1]: result for name, result in compared["helm"].items()
-              if name.split("/", 1)[0] == benchmark_id}
+    theirs = {
+        name.split("/", 1)[1]: result
+        for name, result in compared["helm"].items()
+        if name.split("/", 1)[0] == benchmark_id
+    }
     assert sorted(mine) == sorted(theirs)
     for run, result in theirs.items():
         assert "error" not in result, result.get("error")

@@ -45,23 +45,38 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def helm_python() -> str:
     for python in filter(None, [os.environ.get("MEDHELM_HELM_PYTHON", ""), "/work/helm-venv/bin/python"]):
-        if Path(python).exists() and subprocess.run([python, "-c", "import helm.benchmark.run_spec"],
-                                                    capture_output=True).returncode == 0:
+        if (
+            Path(python).exists()
+            and subprocess.run([python, "-c", "import helm.benchmark.run_spec"], capture_output=True).returncode == 0
+        ):
             return python
     pytest.skip("no Python with crfm-helm 0.5.16 (set MEDHELM_HELM_PYTHON to one)")
 
 
 def row(benchmark: str, model: str, instance: str, em: float, run: str = "") -> InstanceRecord:
-    return InstanceRecord(benchmark=benchmark, instance_id=instance, model=model, score=em, run=run,
-                          metrics={"exact_match": em, "quasi_exact_match": 1.0}, passed=em == 1.0,
-                          category="medical_research", subcategory="x", normalized=em, metric="exact_match")
+    return InstanceRecord(
+        benchmark=benchmark,
+        instance_id=instance,
+        model=model,
+        score=em,
+        run=run,
+        metrics={"exact_match": em, "quasi_exact_match": 1.0},
+        passed=em == 1.0,
+        category="medical_research",
+        subcategory="x",
+        normalized=em,
+        metric="exact_match",
+    )
 
 
-def test_export_is_read_by_helms_own_reader(helm_python: str, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_is_read_by_helms_own_reader(
+    helm_python: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = [row("pubmed_qa", "org/model-a", str(i), float(i % 2)) for i in range(4)]
     rows += [row("pubmed_qa", "model-b", str(i), 1.0) for i in range(4)]
-    rows += [row("med_dialog", "model-b", str(i), float(i < 1), run=run) for run in ("icliniq", "hcm") for i in range(2)]
+    rows += [
+        row("med_dialog", "model-b", str(i), float(i < 1), run=run) for run in ("icliniq", "hcm") for i in range(2)
+    ]
     rows += [row("ehr_sql_private_lookalike", "model-b", "1", 1.0)]  # not a public MedHELM benchmark: not exported
     results = aggregate(rows, medhelm_ids=frozenset({"pubmed_qa", "med_dialog", "ehr_sql_private_lookalike"}))
     source = tmp_path / "results.json"
@@ -70,11 +85,18 @@ def test_export_is_read_by_helms_own_reader(helm_python: str, tmp_path: Path,
 
     assert cli.main(["export-helm", str(source), "--to", str(suite)]) == 0
     capsys.readouterr()
-    read = json.loads(subprocess.run([helm_python, "-c", READ_WITH_HELM, str(suite)], capture_output=True,
-                                     text=True, check=True).stdout)
+    read = json.loads(
+        subprocess.run(
+            [helm_python, "-c", READ_WITH_HELM, str(suite)], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
-    assert set(read) == {"pubmed_qa:model=org_model-a", "pubmed_qa:model=model-b",
-                         "med_dialog:run=hcm,model=model-b", "med_dialog:run=icliniq,model=model-b"}
+    assert set(read) == {
+        "pubmed_qa:model=org_model-a",
+        "pubmed_qa:model=model-b",
+        "med_dialog:run=hcm,model=model-b",
+        "med_dialog:run=icliniq,model=model-b",
+    }
     a = read["pubmed_qa:model=org_model-a"]
     assert a["stats"]["exact_match"] == ["test", 1, 0.5]  # the run's mean as one stat (spec 4.1)
     assert a["instances"] == {str(i): {"exact_match": float(i % 2), "quasi_exact_match": 1.0} for i in range(4)}
@@ -84,8 +106,7 @@ def test_export_is_read_by_helms_own_reader(helm_python: str, tmp_path: Path,
     assert sum(runs) / 2 == results.benchmarks["med_dialog"].scores["model-b"].score
 
 
-def test_export_of_a_file_without_public_benchmarks_says_so(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_of_a_file_without_public_benchmarks_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = aggregate([row("my_triage", "m", "1", 1.0)], medhelm_ids=frozenset())
     source = tmp_path / "results.json"
     results.write(source)

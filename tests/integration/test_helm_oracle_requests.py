@@ -30,13 +30,18 @@ def test_every_public_request_is_byte_identical_to_helms(shared_data: Path, helm
     package = helm.use(shared_data)
     assert package is not None, "the mirror's wheel must be found"
     try:
-        public = {b.id: b for b in all_benchmarks()
-                  if b.access == "public" and (shared_data / b.id / "test.jsonl").is_file()}
+        public = {
+            b.id: b for b in all_benchmarks() if b.access == "public" and (shared_data / b.id / "test.jsonl").is_file()
+        }
         assert len(public) >= 14
-        theirs = helm_oracle.request_bodies(shared_data, {i: b.helm_prompt for i, b in public.items()},
-                                            model_engine=CHAT_MODEL)
-        model = ModelRegistry.load().resolve(CHAT_MODEL).model_copy(
-            update={"base_url": "http://127.0.0.1:9/v1", "params": {}})
+        theirs = helm_oracle.request_bodies(
+            shared_data, {i: b.helm_prompt for i, b in public.items()}, model_engine=CHAT_MODEL
+        )
+        model = (
+            ModelRegistry.load()
+            .resolve(CHAT_MODEL)
+            .model_copy(update={"base_url": "http://127.0.0.1:9/v1", "params": {}})
+        )
         compared = 0
         for benchmark_id, benchmark in sorted(public.items()):
             helm_side = theirs[benchmark_id]
@@ -47,7 +52,8 @@ def test_every_public_request_is_byte_identical_to_helms(shared_data: Path, helm
             only_ours, only_helm = sorted((ours - expected).elements()), sorted((expected - ours).elements())
             assert not only_ours and not only_helm, (
                 f"{benchmark_id}: {len(only_ours)} of our {sum(ours.values())} requests differ from HELM's; "
-                f"first of ours: {only_ours[:1]!r}\nfirst of HELM's: {only_helm[:1]!r}")
+                f"first of ours: {only_ours[:1]!r}\nfirst of HELM's: {only_helm[:1]!r}"
+            )
             compared += sum(expected.values())
         assert compared == 2041  # every instance of the mirror
     finally:

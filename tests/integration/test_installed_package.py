@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_shared_data]
 
 def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(command)} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(command)} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -32,8 +34,11 @@ def test_pip_install_then_the_main_job_from_outside_the_repository(tmp_path: Pat
     home = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(home)
     python = home / "bin" / "python"
-    new_site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                            text=True).strip())
+    new_site = Path(
+        subprocess.check_output(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
     # The test venv's packages, after the new venv's own (the non-editable plugin wins).
     (new_site / "borrowed_test_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "PYTEST", "VIRTUAL_ENV"))}
@@ -44,17 +49,42 @@ def test_pip_install_then_the_main_job_from_outside_the_repository(tmp_path: Pat
     # The build backend (setuptools, wheel) comes from the registry, as in any pip install.
     run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(REPO)], outside, env, timeout=600)
 
-    where = json.loads(run([str(python), "-c", (
-        "import json, pytest_medhelm, pytest_medhelm.suites as s, pytest_medhelm.plugin as p;"
-        "print(json.dumps([pytest_medhelm.__file__, s.SUITES_DIR.as_posix(), p.__file__]))")],
-        outside, env, timeout=60).stdout)
+    where = json.loads(
+        run(
+            [
+                str(python),
+                "-c",
+                (
+                    "import json, pytest_medhelm, pytest_medhelm.suites as s, pytest_medhelm.plugin as p;"
+                    "print(json.dumps([pytest_medhelm.__file__, s.SUITES_DIR.as_posix(), p.__file__]))"
+                ),
+            ],
+            outside,
+            env,
+            timeout=60,
+        ).stdout
+    )
     for path in where:
         assert Path(path).resolve().is_relative_to(new_site.resolve()), f"{path} is not from the installed wheel"
     assert list(Path(where[1]).glob("*/test_*.py")), "the wheel ships no suite modules"
 
     # python -m pytest: pytest itself is borrowed, so its script is not in the new venv's bin/.
-    main_job = [str(python), "-m", "pytest", "--medhelm-model=baseline-extractive",
-                f"--medhelm-data-dir={shared_data}", "--medhelm-jury", "none", "-n", "2", "--tb=no", "-q", "-rN", "-p", "no:cacheprovider"]
+    main_job = [
+        str(python),
+        "-m",
+        "pytest",
+        "--medhelm-model=baseline-extractive",
+        f"--medhelm-data-dir={shared_data}",
+        "--medhelm-jury",
+        "none",
+        "-n",
+        "2",
+        "--tb=no",
+        "-q",
+        "-rN",
+        "-p",
+        "no:cacheprovider",
+    ]
     done = subprocess.run(main_job, cwd=outside, env=env, capture_output=True, text=True, timeout=900)
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -24,9 +24,21 @@ from pytest_medhelm.models import ModelRegistry
 pytestmark = pytest.mark.needs_shared_data
 
 ORACLE = Path(__file__).with_name("helm_jury_oracle.py")
-JURY_BENCHMARKS = ("aci_bench", "chw_care_plan", "dischargeme", "med_dialog", "medalign", "medi_qa",
-                   "medication_qa", "mental_health", "mimic_bhc", "mimic_rrs", "mtsamples_procedures",
-                   "mtsamples_replicate", "starr_patient_instructions")
+JURY_BENCHMARKS = (
+    "aci_bench",
+    "chw_care_plan",
+    "dischargeme",
+    "med_dialog",
+    "medalign",
+    "medi_qa",
+    "medication_qa",
+    "mental_health",
+    "mimic_bhc",
+    "mimic_rrs",
+    "mtsamples_procedures",
+    "mtsamples_replicate",
+    "starr_patient_instructions",
+)
 
 
 def obj(**scores: Any) -> dict[str, Any]:
@@ -41,9 +53,11 @@ def replies_for(criteria: list[str], variant: int) -> dict[str, str | None]:
         # truncated object (HELM appends one brace), a trailing comma (HELM drops it), a failed call
         {"gpt": good[:-1], "llama": good.replace("}}", "},}"), "claude": None},
         # non-integer and string scores, a copied 0 placeholder, an extra key
-        {"gpt": json.dumps(obj(**{a: 3.9, b: "4", c: 0})), "llama": json.dumps({**obj(**{a: 5, b: 5, c: 5}),
-                                                                                 "overall": {"score": 1}}),
-         "claude": "Scores: " + json.dumps(obj(**{a: 1, b: 1, c: 2})) + " -- done"},
+        {
+            "gpt": json.dumps(obj(**{a: 3.9, b: "4", c: 0})),
+            "llama": json.dumps({**obj(**{a: 5, b: 5, c: 5}), "overall": {"score": 1}}),
+            "claude": "Scores: " + json.dumps(obj(**{a: 1, b: 1, c: 2})) + " -- done",
+        },
         # nothing usable: HELM's default
         {"gpt": "I cannot grade this.", "llama": json.dumps(obj(**{a: 4, b: 4})), "claude": None},
     ]
@@ -89,14 +103,16 @@ def test_requests_and_scores_equal_helms_annotator_and_metric(shared_data: Path,
             replies = replies_for(criteria, index + offset)
             question = f"Case {index}: dialogue with $QUESTION-like text and {{GOLD_RESPONSE}} braces."
             gold = "" if benchmark == "chw_care_plan" and offset % 2 else f"Reference for case {index}."
-            cases.append({"benchmark": benchmark, "question": question, "answer": answer, "gold": gold,
-                          "replies": replies})
+            cases.append(
+                {"benchmark": benchmark, "question": question, "answer": answer, "gold": gold, "replies": replies}
+            )
             engine = ScriptedEngine(replies, keys)
             result = asyncio.run(jury.judge(engine, prompt, question=question, answer=answer, gold=gold))
             ours.append((result, engine.requests))
 
-    done = subprocess.run([str(python), str(ORACLE)], input=json.dumps(cases), capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [str(python), str(ORACLE)], input=json.dumps(cases), capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     helm = json.loads(done.stdout)
     assert len(helm) == len(cases)

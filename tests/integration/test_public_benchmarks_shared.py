@@ -27,10 +27,19 @@ from pytest_medhelm.suites.patient_communication import test_medi_qa, test_medic
 
 pytestmark = pytest.mark.needs_shared_data
 
-BENCHMARKS = {b.id: b for b in (
-    test_mtsamples_replicate.BENCHMARK, test_aci_bench.BENCHMARK, test_mtsamples_procedures.BENCHMARK,
-    test_medication_qa.BENCHMARK, test_medi_qa.BENCHMARK, test_ehr_sql.BENCHMARK,
-    test_race_based_med.BENCHMARK, test_medhallu.BENCHMARK)}
+BENCHMARKS = {
+    b.id: b
+    for b in (
+        test_mtsamples_replicate.BENCHMARK,
+        test_aci_bench.BENCHMARK,
+        test_mtsamples_procedures.BENCHMARK,
+        test_medication_qa.BENCHMARK,
+        test_medi_qa.BENCHMARK,
+        test_ehr_sql.BENCHMARK,
+        test_race_based_med.BENCHMARK,
+        test_medhallu.BENCHMARK,
+    )
+}
 IDS = sorted(BENCHMARKS)
 OPEN_ENDED = sorted(i for i in IDS if BENCHMARKS[i].open_ended)
 
@@ -53,8 +62,6 @@ def expected_count(benchmark_id: str, sample: list[dict[str, Any]]) -> int:
     if benchmark_id == "medication_qa":
         return sum(r["Answer"] not in test_medication_qa.PANDAS_NA for r in sample)  # one answer is "n/a"
     return len(sample)  # the MTSamples samples hold qualifying files only
-
-
 
 
 @pytest.mark.parametrize("benchmark_id", IDS)
@@ -123,7 +130,6 @@ def test_open_ended_reference_scores_full_rouge_against_itself(shared_data: Path
     assert BENCHMARKS[benchmark_id].jury_metric == f"{benchmark_id}_accuracy"
 
 
-
 @pytest.mark.parametrize("model_name", ["baseline-random", "baseline-extractive"])
 @pytest.mark.parametrize("benchmark_id", IDS)
 def test_baselines_run_end_to_end(shared_data: Path, engine: Engine, benchmark_id: str, model_name: str) -> None:
@@ -131,8 +137,9 @@ def test_baselines_run_end_to_end(shared_data: Path, engine: Engine, benchmark_i
     model = ModelRegistry.load().resolve(model_name)
     data = loaded(shared_data, benchmark_id)
     ctx = ScoreContext(data_dir=data.data_dir)
-    outcomes = [engine.submit(evaluate(benchmark, i, model, engine, ctx)).result(timeout=60)
-                for i in data.instances[:4]]
+    outcomes = [
+        engine.submit(evaluate(benchmark, i, model, engine, ctx)).result(timeout=60) for i in data.instances[:4]
+    ]
     for outcome in outcomes:
         assert outcome.completion.model == model_name and not outcome.completion.cached
         assert benchmark.main_metric in outcome.metrics and 0.0 <= outcome.score <= 1.0
@@ -143,8 +150,9 @@ def test_baselines_run_end_to_end(shared_data: Path, engine: Engine, benchmark_i
             assert outcome.completion.text.strip() and {"rouge_1", "rouge_2"} <= set(outcome.metrics)
 
 
-def test_cli_lists_the_public_benchmarks_and_where_their_data_is(shared_data: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_lists_the_public_benchmarks_and_where_their_data_is(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["benchmarks", "--data-dir", str(shared_data)]) == 0
     lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
     for benchmark_id in IDS:

@@ -50,8 +50,9 @@ def shell_commands(markdown: str) -> list[Command]:
             command, _, comment = line.partition("  #")
             expected = re.search(r"\bexit (\d+)\b", comment)
             needs = re.search(r"\bneeds ([A-Z_]+)\b", comment)
-            commands.append(Command(command.strip(), int(expected.group(1)) if expected else 0,
-                                    needs.group(1) if needs else None))
+            commands.append(
+                Command(command.strip(), int(expected.group(1)) if expected else 0, needs.group(1) if needs else None)
+            )
     return commands
 
 
@@ -69,8 +70,16 @@ def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
-    return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
-                          executable=shutil.which("bash"))
+    return subprocess.run(
+        command,
+        shell=True,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        executable=shutil.which("bash"),
+    )
 
 
 def test_the_quickstart_commands_run_as_written(project: Path) -> None:
@@ -88,7 +97,8 @@ def test_the_quickstart_commands_run_as_written(project: Path) -> None:
         result = run(command.line, project)
         assert result.returncode == command.exit, (
             f"README quickstart: `{command.line}` exited {result.returncode}, expected {command.exit}\n"
-            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
         outputs.append(result.stdout)
         ran += 1
     assert any(f"{claimed.group(1)} -> {claimed.group(2)}" in out for out in outputs)
@@ -118,13 +128,23 @@ def selection_examples() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("line", "option", "expression"), selection_examples())
-def test_readme_selection_examples_select_items_on_the_mirror(project: Path, line: str, option: str,
-                                                                 expression: str) -> None:
+def test_readme_selection_examples_select_items_on_the_mirror(
+    project: Path, line: str, option: str, expression: str
+) -> None:
     # The example's own selection, with an offline model instead of the example's (and no jury:
     # its judges are real models, which need keys).
-    args = ["pytest", "--medhelm-model=baseline-random", "--medhelm-data-dir=../shared/data", "--medhelm-jury=none",
-            option, expression,
-            "--collect-only", "-q", "-p", "no:cacheprovider"]
+    args = [
+        "pytest",
+        "--medhelm-model=baseline-random",
+        "--medhelm-data-dir=../shared/data",
+        "--medhelm-jury=none",
+        option,
+        expression,
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
 
     result = run(shlex.join(args), project)
 

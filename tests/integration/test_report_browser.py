@@ -19,8 +19,9 @@ from pytest_medhelm.results import InstanceRecord, aggregate
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
+)
 
 SCRIPT_OUTPUT = "<script>window.__pwned = 'script'</script>"
 IMG_OUTPUT = "<img src=x onerror=\"window.__pwned = 'img'\">"
@@ -33,13 +34,29 @@ def rows() -> list[InstanceRecord]:
     for benchmark, category in (("med_qa", "clinical_decision_support"), ("pubmed_qa", "medical_research")):
         for model, scores in answers.items():
             for i, score in enumerate(scores):
-                output = SCRIPT_OUTPUT if (model, i) == ("model-b", 0) else IMG_OUTPUT if (model, i) == ("model-b", 1) \
+                output = (
+                    SCRIPT_OUTPUT
+                    if (model, i) == ("model-b", 0)
+                    else IMG_OUTPUT
+                    if (model, i) == ("model-b", 1)
                     else f"answer {i}"
-                made.append(InstanceRecord(benchmark=benchmark, instance_id=f"q{i}", model=model, score=float(score),
-                                           metrics={"exact_match": float(score)}, passed=bool(score),
-                                           category=category, subcategory="sub", normalized=float(score),
-                                           cost_usd={"model-a": 0.03, "model-b": 0.01, "model-c": 0.02}[model],
-                                           output=output, reference="A"))
+                )
+                made.append(
+                    InstanceRecord(
+                        benchmark=benchmark,
+                        instance_id=f"q{i}",
+                        model=model,
+                        score=float(score),
+                        metrics={"exact_match": float(score)},
+                        passed=bool(score),
+                        category=category,
+                        subcategory="sub",
+                        normalized=float(score),
+                        cost_usd={"model-a": 0.03, "model-b": 0.01, "model-c": 0.02}[model],
+                        output=output,
+                        reference="A",
+                    )
+                )
     return made
 
 
@@ -50,8 +67,14 @@ def browser(tmp_path: Path) -> Iterator[object]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1200,1600", f"--user-data-dir={tmp_path / 'profile'}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1600",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
@@ -71,7 +94,8 @@ def requested_urls(driver: object) -> list[str]:
 
 
 def test_report_renders_sorts_drills_down_fetches_nothing_and_runs_no_injected_markup(
-        browser: object, tmp_path: Path) -> None:
+    browser: object, tmp_path: Path
+) -> None:
     from selenium.webdriver.common.by import By
 
     results = aggregate(rows(), medhelm_ids=IDS)
@@ -82,7 +106,9 @@ def test_report_renders_sorts_drills_down_fetches_nothing_and_runs_no_injected_m
 
     # Renders: the leaderboard holds every model, ranked by mean win rate.
     def models_in_order() -> list[str]:
-        return [row.get_attribute("data-model") for row in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")]
+        return [
+            row.get_attribute("data-model") for row in driver.find_elements(By.CSS_SELECTOR, "#leaderboard tbody tr")
+        ]
 
     assert models_in_order() == ["model-c", "model-a", "model-b"]
     assert len(driver.find_elements(By.CSS_SELECTOR, "#heatmap tbody tr")) == 2
@@ -103,8 +129,10 @@ def test_report_renders_sorts_drills_down_fetches_nothing_and_runs_no_injected_m
     driver.find_element(By.CSS_SELECTOR, "button.bench[data-benchmark='med_qa']").click()
     assert driver.find_element(By.ID, "drilldown").is_displayed()
     assert driver.find_element(By.ID, "drill-title").text.startswith("med_qa")
-    cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-             for tr in driver.find_elements(By.CSS_SELECTOR, "#instances tbody tr")]
+    cells = [
+        [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in driver.find_elements(By.CSS_SELECTOR, "#instances tbody tr")
+    ]
     assert len(cells) == 12
     # The injected markup is on the page as text, and none of it ran.
     assert ["q0", "model-b", "1.000", SCRIPT_OUTPUT, "A"] in cells

@@ -25,11 +25,30 @@ CHILD = HERE / "helm_requests.py"
 HELM_VERSION = "0.5.16"
 # What HELM's MedHELM run specs, the public scenarios, the adapters and the OpenAI client import
 # (found by importing them in an environment holding the wheel alone), within HELM's pins.
-REQUIREMENTS = ("pyyaml", "filelock", "zstandard~=0.18.0", "tqdm", "pyhocon", "colorlog", "retrying", "cattrs",
-                "dacite", "sqlitedict", "mako", "numpy", "requests", "datasets", "pandas~=2.0", "openpyxl",
-                "python-docx", "openai")
-_CHECK = ("import importlib.metadata as m, helm.benchmark.runner, helm.benchmark.adaptation.adapters.adapter_factory, "
-          "openai, datasets, pandas, openpyxl; assert m.version('crfm-helm') == '%s'" % HELM_VERSION)
+REQUIREMENTS = (
+    "pyyaml",
+    "filelock",
+    "zstandard~=0.18.0",
+    "tqdm",
+    "pyhocon",
+    "colorlog",
+    "retrying",
+    "cattrs",
+    "dacite",
+    "sqlitedict",
+    "mako",
+    "numpy",
+    "requests",
+    "datasets",
+    "pandas~=2.0",
+    "openpyxl",
+    "python-docx",
+    "openai",
+)
+_CHECK = (
+    "import importlib.metadata as m, helm.benchmark.runner, helm.benchmark.adaptation.adapters.adapter_factory, "
+    "openai, datasets, pandas, openpyxl; assert m.version('crfm-helm') == '%s'" % HELM_VERSION
+)
 
 
 def venv_dir() -> Path:
@@ -71,8 +90,11 @@ def _create(wheel: Path, folder: Path, python: Path) -> Path:
     if not python.is_file():
         venv.EnvBuilder(with_pip=True).create(folder)
     for args in ([str(wheel), "--no-deps"], list(REQUIREMENTS)):
-        done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise RuntimeError(f"pip install {' '.join(args)} into {folder} failed: {' | '.join(tail)}")
@@ -88,20 +110,33 @@ class HelmOracle:
 
     python: Path
 
-    def request_bodies(self, mirror: Path, benchmarks: dict[str, str], *, model_engine: str,
-                       max_eval_instances: int = 1000) -> dict[str, Any]:
+    def request_bodies(
+        self, mirror: Path, benchmarks: dict[str, str], *, model_engine: str, max_eval_instances: int = 1000
+    ) -> dict[str, Any]:
         """``{benchmark id: {"bodies": [JSON text of each request body]} | {"error": traceback}}``;
         ``benchmarks`` maps our ids to HELM's run-spec names."""
         with tempfile.TemporaryDirectory(prefix="helm-oracle-") as scratch:
             job = Path(scratch) / "job.json"
             out = Path(scratch) / "out.json"
-            job.write_text(json.dumps({
-                "mirror": str(mirror), "scratch": str(Path(scratch) / "work"), "model_engine": model_engine,
-                "max_eval_instances": max_eval_instances,
-                "benchmarks": [{"id": b, "run_spec": spec} for b, spec in benchmarks.items()],
-            }), encoding="utf-8")
-            done = subprocess.run([str(self.python), str(CHILD), str(job), str(out)], capture_output=True,
-                                  text=True, cwd=scratch, env={**os.environ, "HF_DATASETS_OFFLINE": "1"})
+            job.write_text(
+                json.dumps(
+                    {
+                        "mirror": str(mirror),
+                        "scratch": str(Path(scratch) / "work"),
+                        "model_engine": model_engine,
+                        "max_eval_instances": max_eval_instances,
+                        "benchmarks": [{"id": b, "run_spec": spec} for b, spec in benchmarks.items()],
+                    }
+                ),
+                encoding="utf-8",
+            )
+            done = subprocess.run(
+                [str(self.python), str(CHILD), str(job), str(out)],
+                capture_output=True,
+                text=True,
+                cwd=scratch,
+                env={**os.environ, "HF_DATASETS_OFFLINE": "1"},
+            )
             if done.returncode != 0 or not out.is_file():
                 raise RuntimeError(f"HELM's oracle failed: {done.stderr.strip()[-2000:]}")
             return json.loads(out.read_text(encoding="utf-8"))

@@ -84,7 +84,8 @@ def _redirect(module: types.ModuleType, benchmark: str, mirror: Path, rows: list
                 chosen = rows if split == "test" else []
                 (folder / f"phrases_no_exclude_{split}.jsonl").write_text(
                     "".join(json.dumps({k: v for k, v in r.items() if not k.startswith("_")}) + "\n" for r in chosen),
-                    encoding="utf-8")
+                    encoding="utf-8",
+                )
         elif benchmark == "aci_bench":
             source = os.path.basename(source_url)
             chosen = [{k: v for k, v in r.items() if k != "_source_file"} for r in rows if r["_source_file"] == source]
@@ -98,14 +99,15 @@ def _redirect(module: types.ModuleType, benchmark: str, mirror: Path, rows: list
             elif name == "eicu.sql":
                 shutil.copy(mirror / "ehr_sql" / "eicu_schema.txt", target_path)
             else:
-                split = name[len("ehrsql_"):-len(".json")]
+                split = name[len("ehrsql_") : -len(".json")]
                 with open(target_path, "w", encoding="utf-8") as handle:
                     json.dump([r for r in rows if r.get("split", "test") == split], handle)
         elif benchmark == "medication_qa":
             import pandas as pd  # the spreadsheet, read back by the scenario's own pandas.read_excel
 
             pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]).to_excel(
-                target_path, index=False)
+                target_path, index=False
+            )
         else:
             raise RuntimeError(f"{benchmark}: unexpected download of {source_url}")
 
@@ -127,9 +129,10 @@ def _prepare(scenario: Any, benchmark: str, rows: list[dict[str, Any]], output_p
     """Files a scenario reads before it would download anything."""
     os.makedirs(output_path, exist_ok=True)
     if benchmark == "race_based_med":
-        _write_csv(os.path.join(output_path, "race_based.csv"),
-                   [{"Question": r["Question"], "Response": r["Response"], "True/False": r["True/False"]}
-                    for r in rows])
+        _write_csv(
+            os.path.join(output_path, "race_based.csv"),
+            [{"Question": r["Question"], "Response": r["Response"], "True/False": r["True/False"]} for r in rows],
+        )
     if benchmark in ("mtsamples_replicate", "mtsamples_procedures"):
         for row in rows:
             Path(output_path, row["file_name"]).write_text(row["text"], encoding="utf-8")
@@ -148,12 +151,12 @@ def helm_bodies(job: dict[str, Any], benchmark: str, run_spec_name: str) -> list
     instances = with_instance_ids(scenario.get_instances(output_path))
     instances = downsample_eval_instances(instances, job["max_eval_instances"], ["valid", "test"])
     engine = job["model_engine"]
-    adapter_spec = dataclasses.replace(run_spec.adapter_spec, model=f"openai/{engine}",
-                                       model_deployment=f"openai/{engine}")
+    adapter_spec = dataclasses.replace(
+        run_spec.adapter_spec, model=f"openai/{engine}", model_deployment=f"openai/{engine}"
+    )
     adapter = AdapterFactory.get_adapter(adapter_spec, None)
     states = adapter.adapt(instances, parallelism=1)
-    client = types.SimpleNamespace(_get_model_for_request=lambda request: request.model_engine,
-                                   reasoning_effort=None)
+    client = types.SimpleNamespace(_get_model_for_request=lambda request: request.model_engine, reasoning_effort=None)
     return [json.dumps(OpenAIClient._make_chat_raw_request(client, state.request)) for state in states]
 
 

@@ -76,12 +76,19 @@ def slow_server() -> Iterator[TestServer]:
 
 
 def run_args(server: TestServer, benchmark: Path, concurrency: int, count: int) -> list[str]:
-    return [f"--medhelm-model=local@{server.url}", str(benchmark), "--medhelm-concurrency", str(concurrency),
-            "--medhelm-max-instances", str(count), "-p", "no:cacheprovider"]
+    return [
+        f"--medhelm-model=local@{server.url}",
+        str(benchmark),
+        "--medhelm-concurrency",
+        str(concurrency),
+        "--medhelm-max-instances",
+        str(count),
+        "-p",
+        "no:cacheprovider",
+    ]
 
 
-def test_the_plugin_keeps_exactly_the_concurrency_in_flight(pytester: pytest.Pytester,
-                                                            slow_server: TestServer) -> None:
+def test_the_plugin_keeps_exactly_the_concurrency_in_flight(pytester: pytest.Pytester, slow_server: TestServer) -> None:
     benchmark = write_benchmark(pytester.path, 40)
 
     result = pytester.runpytest_subprocess(*run_args(slow_server, benchmark, 8, 40), timeout=120)
@@ -125,7 +132,8 @@ def pytest_configure(config):
 
 @pytest.mark.parametrize("workers", [("-n", "2"), ("--tx", "2*popen", "--dist", "load")], ids=["-n", "--tx"])
 def test_under_xdist_the_calls_are_under_way_before_any_worker_has_started(
-        pytester: pytest.Pytester, workers: tuple[str, ...]) -> None:
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
     benchmark = write_benchmark(pytester.path, 8)
     with TestServer(latency=0.5, slots=64) as server:
         pytester.makeconftest(WAIT_FOR_PLANNED_CALLS.format(stats=server.url.removesuffix("/v1") + "/stats", count=8))
@@ -146,12 +154,17 @@ def pytest_configure(config):
 """
 
 
-@pytest.mark.parametrize(("workers", "lower_by"), [
-    (("-n", "2"), 5),
-    (("--tx", "2*popen//nice=0", "--dist", "load"), 0),  # a spec's own priority is kept
-], ids=["-n", "--tx nice=0"])
+@pytest.mark.parametrize(
+    ("workers", "lower_by"),
+    [
+        (("-n", "2"), 5),
+        (("--tx", "2*popen//nice=0", "--dist", "load"), 0),  # a spec's own priority is kept
+    ],
+    ids=["-n", "--tx nice=0"],
+)
 def test_workers_served_by_the_engine_process_yield_the_cores_to_it(
-        pytester: pytest.Pytester, workers: tuple[str, ...], lower_by: int) -> None:
+    pytester: pytest.Pytester, workers: tuple[str, ...], lower_by: int
+) -> None:
     benchmark = write_benchmark(pytester.path, 4)
     pytester.makeconftest(RECORD_NICENESS)
     with TestServer() as server:
@@ -162,18 +175,23 @@ def test_workers_served_by_the_engine_process_yield_the_cores_to_it(
     assert niceness["nice-gw0"] == niceness["nice-gw1"] == min(19, niceness["nice-controller"] + lower_by)
 
 
-@pytest.mark.parametrize(("selecting", "selected"), [
-    (("-k", "q1"), 11),                        # q1 and q10..q19: pytest's substring match
-    (("-m", "synthetic_mc and closed_ended"), 20),
-], ids=["-k", "-m"])
+@pytest.mark.parametrize(
+    ("selecting", "selected"),
+    [
+        (("-k", "q1"), 11),  # q1 and q10..q19: pytest's substring match
+        (("-m", "synthetic_mc and closed_ended"), 20),
+    ],
+    ids=["-k", "-m"],
+)
 def test_under_xdist_a_k_or_m_selection_is_planned_too(
-        pytester: pytest.Pytester, selecting: tuple[str, ...], selected: int) -> None:
+    pytester: pytest.Pytester, selecting: tuple[str, ...], selected: int
+) -> None:
     benchmark = write_benchmark(pytester.path, 20)
     with TestServer(latency=0.5, slots=64) as server:
-        pytester.makeconftest(WAIT_FOR_PLANNED_CALLS.format(stats=server.url.removesuffix("/v1") + "/stats",
-                                                            count=selected))
-        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 32, 20), "-n", "2", *selecting,
-                                               timeout=120)
+        pytester.makeconftest(
+            WAIT_FOR_PLANNED_CALLS.format(stats=server.url.removesuffix("/v1") + "/stats", count=selected)
+        )
+        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 32, 20), "-n", "2", *selecting, timeout=120)
         stats = server.stats
 
     result.assert_outcomes(passed=selected)
@@ -194,12 +212,16 @@ def pytest_collection_finish(session):
 
 @pytest.mark.parametrize("selecting", [(), ("-k", "q1"), ("-m", "synthetic_mc")], ids=["all", "-k", "-m"])
 def test_in_one_process_the_calls_are_under_way_before_collection_ends(
-        pytester: pytest.Pytester, selecting: tuple[str, ...]) -> None:
+    pytester: pytest.Pytester, selecting: tuple[str, ...]
+) -> None:
     benchmark = write_benchmark(pytester.path, 20)
     selected = 11 if "-k" in selecting else 20
     with TestServer(latency=0.5, slots=64) as server:
-        pytester.makeconftest(WAIT_FOR_PLANNED_CALLS_IN_ONE_PROCESS.format(
-            stats=server.url.removesuffix("/v1") + "/stats", count=selected))
+        pytester.makeconftest(
+            WAIT_FOR_PLANNED_CALLS_IN_ONE_PROCESS.format(
+                stats=server.url.removesuffix("/v1") + "/stats", count=selected
+            )
+        )
         result = pytester.runpytest_subprocess(*run_args(server, benchmark, 32, 20), *selecting, timeout=120)
         stats = server.stats
 
@@ -215,8 +237,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.mark.parametrize("narrowing", ["-k", "conftest"])
-def test_a_narrowed_selection_sends_only_the_selected_calls(
-        pytester: pytest.Pytester, narrowing: str) -> None:
+def test_a_narrowed_selection_sends_only_the_selected_calls(pytester: pytest.Pytester, narrowing: str) -> None:
     benchmark = write_benchmark(pytester.path, 40)
     if narrowing == "conftest":
         pytester.makeconftest(DESELECT_ALL_BUT_FIVE)
@@ -256,6 +277,7 @@ def test_cached_instances_are_reused_until_the_data_file_changes(pytester: pytes
 
 # -- the jury's shape: a job that awaits more engine calls ----------------------------------------
 
+
 def local_model(server: TestServer, name: str) -> ModelConfig:
     return ModelConfig(name=name, provider="openai", model=name, base_url=server.url, timeout_s=30.0)
 
@@ -272,8 +294,14 @@ def test_a_job_awaiting_judge_calls_completes_with_every_window_slot_taken() -> 
         async def evaluate_with_jury(i: int) -> tuple[str, list[str]]:
             answer = await engine.complete(answerer, ModelRequest(prompt=f"question {i}", max_tokens=1))
             # As soon as the answer arrives: three judges at once, on models of their own.
-            verdicts = await asyncio.gather(*(engine.complete(judge, ModelRequest(
-                prompt=f"rate answer {answer.text} to question {i}", max_tokens=1)) for judge in judges))
+            verdicts = await asyncio.gather(
+                *(
+                    engine.complete(
+                        judge, ModelRequest(prompt=f"rate answer {answer.text} to question {i}", max_tokens=1)
+                    )
+                    for judge in judges
+                )
+            )
             return answer.text, [v.text for v in verdicts]
 
         def jobs() -> Iterator[Job]:
@@ -338,8 +366,9 @@ def test_more_workers_than_twice_the_cores_start_only_that_many(pytester: pytest
     started = max(2, 2 * (os.cpu_count() or 1))
     benchmark = write_benchmark(pytester.path, asked)
     with TestServer(latency=0.05, slots=64) as server:
-        result = pytester.runpytest_subprocess(*run_args(server, benchmark, 8, asked), "-n", str(asked), "-v",
-                                               timeout=300)
+        result = pytester.runpytest_subprocess(
+            *run_args(server, benchmark, 8, asked), "-n", str(asked), "-v", timeout=300
+        )
         stats = server.stats
 
     result.assert_outcomes(passed=asked)

@@ -71,8 +71,9 @@ class Medhelm:
     def write_jsonl(self, path: Path, lines: Iterable[dict[str, object] | str]) -> Path:
         """One JSON object (or a raw string, for a broken line) per line."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines),
-                        encoding="utf-8")
+        path.write_text(
+            "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines), encoding="utf-8"
+        )
         return path
 
     def write_pubmed(self, rows: Sequence[tuple[str, str, str]] = PUBMED_ROWS) -> Path:

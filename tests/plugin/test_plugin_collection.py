@@ -30,8 +30,9 @@ def test_two_models_give_two_items_per_instance(medhelm: Medhelm) -> None:
 
     names = medhelm.names(result)
     assert len(names) == 2 * len(medhelm.IDS)
-    assert set(names) == {f"pubmed_qa[{pmid}-{model}]" for pmid in medhelm.IDS
-                          for model in (EXTRACTIVE, "baseline-random")}
+    assert set(names) == {
+        f"pubmed_qa[{pmid}-{model}]" for pmid in medhelm.IDS for model in (EXTRACTIVE, "baseline-random")
+    }
 
 
 def test_without_a_model_only_the_users_own_tests_run(medhelm: Medhelm) -> None:
@@ -46,22 +47,26 @@ def test_without_a_model_only_the_users_own_tests_run(medhelm: Medhelm) -> None:
     assert not (medhelm.path / "medhelm-results").exists()
 
 
-@pytest.mark.parametrize(("selection", "selects_pubmed"), [
-    (("-m", "medical_research and public"), True),
-    (("-m", "closed_ended"), True),
-    (("-m", "pubmed_qa"), True),
-    (("-m", "conducting_literature_research"), True),  # the subcategory's slug
-    (("-m", "medhelm and not gated"), True),
-    (("-k", "pubmed"), True),
-    (("-k", "900003"), True),
-    (("-m", "open_ended"), False),
-    (("-m", "clinical_decision_support"), False),
-    (("-m", "private"), False),
-    (("-m", "not pubmed_qa"), False),
-    (("-k", "not pubmed"), False),
-])
-def test_markers_and_keywords_select_and_deselect(medhelm: Medhelm, selection: tuple[str, str],
-                                                  selects_pubmed: bool) -> None:
+@pytest.mark.parametrize(
+    ("selection", "selects_pubmed"),
+    [
+        (("-m", "medical_research and public"), True),
+        (("-m", "closed_ended"), True),
+        (("-m", "pubmed_qa"), True),
+        (("-m", "conducting_literature_research"), True),  # the subcategory's slug
+        (("-m", "medhelm and not gated"), True),
+        (("-k", "pubmed"), True),
+        (("-k", "900003"), True),
+        (("-m", "open_ended"), False),
+        (("-m", "clinical_decision_support"), False),
+        (("-m", "private"), False),
+        (("-m", "not pubmed_qa"), False),
+        (("-k", "not pubmed"), False),
+    ],
+)
+def test_markers_and_keywords_select_and_deselect(
+    medhelm: Medhelm, selection: tuple[str, str], selects_pubmed: bool
+) -> None:
     medhelm.pytester.makepyfile(test_mine="def test_own():\n    pass\n")
 
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "--collect-only", "-q", *selection)
@@ -79,7 +84,8 @@ def test_markers_and_keywords_select_and_deselect(medhelm: Medhelm, selection: t
 
 def test_strict_markers_accepts_every_medhelm_marker(medhelm: Medhelm) -> None:
     # A user test may use the plugin's markers too; unknown ones would be errors under --strict-markers.
-    medhelm.pytester.makepyfile(test_mine="""
+    medhelm.pytester.makepyfile(
+        test_mine="""
         import pytest
 
         @pytest.mark.closed_ended
@@ -87,10 +93,12 @@ def test_strict_markers_accepts_every_medhelm_marker(medhelm: Medhelm) -> None:
         @pytest.mark.public
         def test_own():
             pass
-    """)
+    """
+    )
 
-    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "--strict-markers",
-                         "-m", "medical_research and (pubmed_qa or not medhelm)")
+    result = medhelm.run(
+        f"--medhelm-model={EXTRACTIVE}", "--strict-markers", "-m", "medical_research and (pubmed_qa or not medhelm)"
+    )
 
     result.assert_outcomes(passed=5, failed=2)
     assert "not found in `markers`" not in result.stdout.str()
@@ -106,8 +114,9 @@ def test_last_failed_reruns_only_the_low_scores(medhelm: Medhelm) -> None:
     outcomes = rerun.parseoutcomes()
     assert outcomes["failed"] == 2 and "passed" not in outcomes
     rerun.stdout.fnmatch_lines(["run-last-failure: rerun previous 2 failures*"])
-    assert sorted(medhelm.names(rerun)) == sorted(f"pubmed_qa[{pmid}-{EXTRACTIVE}]"
-                                                  for pmid in medhelm.EXTRACTIVE_WRONG)
+    assert sorted(medhelm.names(rerun)) == sorted(
+        f"pubmed_qa[{pmid}-{EXTRACTIVE}]" for pmid in medhelm.EXTRACTIVE_WRONG
+    )
 
 
 @pytest.mark.parametrize("flags", [("-x",), ("--maxfail=1",), ("-x", "-n", "2")])

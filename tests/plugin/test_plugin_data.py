@@ -36,11 +36,14 @@ def broken_line(medhelm: Medhelm, kind: str) -> dict[str, object] | str:
     return {**record, "final_decision": "perhaps"}
 
 
-@pytest.mark.parametrize(("kind", "expected"), [
-    ("bad-json", "line 3: not valid JSON"),
-    ("missing-field", "line 3, field 'final_decision': missing field"),
-    ("bad-value", "line 3, field 'final_decision': unexpected value"),
-])
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("bad-json", "line 3: not valid JSON"),
+        ("missing-field", "line 3, field 'final_decision': missing field"),
+        ("bad-value", "line 3, field 'final_decision': unexpected value"),
+    ],
+)
 def test_bad_data_is_one_error_and_the_rest_still_runs(medhelm: Medhelm, kind: str, expected: str) -> None:
     records: list[dict[str, object] | str] = [medhelm.record(*row) for row in medhelm.ROWS]
     records[2] = broken_line(medhelm, kind)

@@ -40,16 +40,22 @@ def test_low_scores_are_findings(medhelm: Medhelm) -> None:
 def test_an_unreachable_model_stops_the_session_with_one_message(medhelm: Medhelm, closed_port: int) -> None:
     # Nothing listens on the port: after three refused connects the model's calls stop, with one
     # message naming the host, the port and the errno (it used to be six items each "gave up").
-    path = medhelm.models_file("models:\n  - name: local-llm\n    provider: openai\n    model: local-llm\n"
-                               "    retry: {max_attempts: 2, base_delay_s: 0.0}\n")
+    path = medhelm.models_file(
+        "models:\n  - name: local-llm\n    provider: openai\n    model: local-llm\n"
+        "    retry: {max_attempts: 2, base_delay_s: 0.0}\n"
+    )
     model = f"local-llm@http://127.0.0.1:{closed_port}/v1"
 
     result = medhelm.run(f"--medhelm-models-file={path}", f"--medhelm-model={model}", *medhelm.ONLY_PUBMED)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines([f"! Interrupted: medhelm: model 'local-llm': cannot connect to 127.0.0.1:{closed_port} "
-                                 "([[]Errno 111[]] Connection refused), 3 times in a row and never once: is the server "
-                                 f"running at http://127.0.0.1:{closed_port}/v1? !"])
+    result.stdout.fnmatch_lines(
+        [
+            f"! Interrupted: medhelm: model 'local-llm': cannot connect to 127.0.0.1:{closed_port} "
+            "([[]Errno 111[]] Connection refused), 3 times in a row and never once: is the server "
+            f"running at http://127.0.0.1:{closed_port}/v1? !"
+        ]
+    )
     output = result.stdout.str()
     assert "gave up after" not in output
     assert "Traceback" not in output and "Synthetic" not in output  # no frames, so no prompt either
@@ -80,8 +86,15 @@ def rejecting_server() -> Iterator[tuple[str, list[str]]]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             seen.append(self.headers.get("Authorization", ""))
-            body = json.dumps({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                         "code": "invalid_api_key"}}).encode()
+            body = json.dumps(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                }
+            ).encode()
             self.send_response(401)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -104,24 +117,32 @@ def rejecting_server() -> Iterator[tuple[str, list[str]]]:
 
 def guarded_models_file(medhelm: Medhelm, url: str) -> Path:
     """A registry with one model at ``url`` whose key is read from ``KEY_ENV``."""
-    return medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
-                               f"    base_url: {url}\n    api_key_env: {KEY_ENV}\n")
+    return medhelm.models_file(
+        f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
+        f"    base_url: {url}\n    api_key_env: {KEY_ENV}\n"
+    )
 
 
 def test_a_rejected_key_stops_the_session_with_one_message(
-        medhelm: Medhelm, rejecting_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm: Medhelm, rejecting_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, seen_auth = rejecting_server
     monkeypatch.setenv(KEY_ENV, SECRET)
     path = guarded_models_file(medhelm, url)
 
-    result = medhelm.run(f"--medhelm-models-file={path}", "--medhelm-model=guarded", *medhelm.ONLY_PUBMED,
-                         "--junitxml=junit.xml")
+    result = medhelm.run(
+        f"--medhelm-models-file={path}", "--medhelm-model=guarded", *medhelm.ONLY_PUBMED, "--junitxml=junit.xml"
+    )
 
     assert seen_auth and seen_auth[0] == f"Bearer {SECRET}"  # the key was really sent
     result.assert_outcomes(errors=1)  # the first item; the session stops there
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines([f"! Interrupted: medhelm: model 'guarded' at {url}: the API key was rejected "
-                                 "(HTTP 401: type invalid_request_error, code invalid_api_key) !"])
+    result.stdout.fnmatch_lines(
+        [
+            f"! Interrupted: medhelm: model 'guarded' at {url}: the API key was rejected "
+            "(HTTP 401: type invalid_request_error, code invalid_api_key) !"
+        ]
+    )
     junit = (medhelm.path / "junit.xml").read_text()
     results_json = (medhelm.path / "medhelm-results" / "results.json").read_text()
     for text in (result.stdout.str(), result.stderr.str(), junit, results_json):
@@ -132,14 +153,16 @@ def test_a_rejected_key_stops_the_session_with_one_message(
 
 
 def test_under_xdist_a_rejected_key_stops_every_worker_without_the_key(
-        medhelm: Medhelm, rejecting_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm: Medhelm, rejecting_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Both workers call through the controller's engine process: its fatal error reaches each.
     url, seen_auth = rejecting_server
     monkeypatch.setenv(KEY_ENV, SECRET)
     path = guarded_models_file(medhelm, url)
 
-    result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=guarded",
-                                    *medhelm.ONLY_PUBMED, "-n", "2", timeout=120)
+    result = medhelm.run_subprocess(
+        f"--medhelm-models-file={path}", "--medhelm-model=guarded", *medhelm.ONLY_PUBMED, "-n", "2", timeout=120
+    )
 
     assert seen_auth and all(auth == f"Bearer {SECRET}" for auth in seen_auth)
     assert len(seen_auth) <= len(medhelm.IDS)  # each prompt sent once at most, then nothing more

@@ -47,8 +47,10 @@ def probed(medhelm: Medhelm) -> dict[str, dict[str, object]]:
 
 
 def aggregates(results: ResultsFile) -> tuple[object, ...]:
-    rows = sorted((row.model_dump(exclude={"latency_s", "cached"}) for row in results.instances),
-                  key=lambda row: (row["benchmark"], row["model"], row["instance_id"]))
+    rows = sorted(
+        (row.model_dump(exclude={"latency_s", "cached"}) for row in results.instances),
+        key=lambda row: (row["benchmark"], row["model"], row["instance_id"]),
+    )
     return results.models, results.benchmarks, results.subcategories, results.categories, results.totals, rows
 
 
@@ -69,7 +71,8 @@ def test_without_the_fast_path_items_take_pytests_plain_protocol_with_the_same_r
 
 
 def test_a_missing_pytest_internal_turns_the_fast_path_off_with_one_warning(
-        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     common = (f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *probe(medhelm))
     fast = medhelm.run(*common, "--medhelm-output=fast")
     probed(medhelm)
@@ -83,8 +86,12 @@ def test_a_missing_pytest_internal_turns_the_fast_path_off_with_one_warning(
     result = medhelm.run(*common, "--medhelm-output=fallback")
 
     result.assert_outcomes(passed=4, failed=2)
-    result.stdout.fnmatch_lines(["*MedhelmFastpathWarning: medhelm_fastpath: not found in pytest *: "
-                                 "_pytest.runner.check_interactive_exception; the run takes pytest's plain path*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*MedhelmFastpathWarning: medhelm_fastpath: not found in pytest *: "
+            "_pytest.runner.check_interactive_exception; the run takes pytest's plain path*"
+        ]
+    )
     assert result.stdout.str().count("MedhelmFastpathWarning: ") == 1
     # One warning more than the same run with every internal in place (in-process pytester runs
     # carry warnings of their own).
@@ -95,8 +102,9 @@ def test_a_missing_pytest_internal_turns_the_fast_path_off_with_one_warning(
 
 
 def test_the_fast_path_is_off_in_every_xdist_worker_too(medhelm: Medhelm) -> None:
-    result = medhelm.run_subprocess(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *probe(medhelm),
-                                    "-n", "2", "-p", "no:medhelm_fastpath")
+    result = medhelm.run_subprocess(
+        f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *probe(medhelm), "-n", "2", "-p", "no:medhelm_fastpath"
+    )
 
     result.assert_outcomes(passed=4, failed=2)
     found = probed(medhelm)

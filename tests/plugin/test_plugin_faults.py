@@ -37,8 +37,9 @@ def test_a_byte_that_is_not_utf8_costs_only_its_own_benchmark(medhelm: Medhelm) 
 
     # PubMedQA still runs (4 right, 2 wrong); the user benchmark is one error naming file and line.
     result.assert_outcomes(passed=4, failed=2, errors=1)
-    result.stdout.fnmatch_lines([f"*ward_notes: bad data: file {ward / 'notes.jsonl'}, line 601: "
-                                 "not UTF-8 text (byte 0xf6*"])
+    result.stdout.fnmatch_lines(
+        [f"*ward_notes: bad data: file {ward / 'notes.jsonl'}, line 601: not UTF-8 text (byte 0xf6*"]
+    )
     assert "Interrupted" not in result.stdout.str()
     assert medhelm.results().benchmarks["pubmed_qa"].scores["baseline-extractive"].n == 6
 
@@ -54,21 +55,27 @@ def test_an_empty_records_file_is_an_error_not_a_silent_absence(medhelm: Medhelm
     result.stdout.fnmatch_lines([f"*pubmed_qa: bad data: file {path}: no records*"])
 
 
-@pytest.mark.parametrize(("make", "reason"), [
-    (lambda p: p.write_text("not a database\n", encoding="utf-8"), "is not a response cache (not a SQLite file)"),
-    (lambda p: p.mkdir(), "is a directory, not a cache file"),
-])
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.write_text("not a database\n", encoding="utf-8"), "is not a response cache (not a SQLite file)"),
+        (lambda p: p.mkdir(), "is a directory, not a cache file"),
+    ],
+)
 def test_an_unusable_cache_stops_the_run_at_start_naming_its_path(
-        medhelm: Medhelm, server: TestServer, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    medhelm: Medhelm, server: TestServer, make, reason: str
+) -> None:  # type: ignore[no-untyped-def]
     cache = medhelm.path / "answers.sqlite"
     make(cache)
 
-    result = medhelm.run_subprocess(f"--medhelm-model=local@{server.url}", f"--medhelm-cache={cache}",
-                                    *medhelm.ONLY_PUBMED)
+    result = medhelm.run_subprocess(
+        f"--medhelm-model=local@{server.url}", f"--medhelm-cache={cache}", *medhelm.ONLY_PUBMED
+    )
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: medhelm: response cache {cache}: {reason}; pass another "
-                                 "--medhelm-cache path, or --medhelm-no-cache"])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: medhelm: response cache {cache}: {reason}; pass another --medhelm-cache path, or --medhelm-no-cache"]
+    )
     assert server.stats.requests == 0
     assert "Connection lost" not in result.stdout.str() + result.stderr.str()
 
@@ -91,17 +98,20 @@ def test_a_damaged_cache_is_moved_aside_and_the_run_goes_on(medhelm: Medhelm, se
 
 
 def test_an_output_folder_that_cannot_be_written_is_refused_before_any_call(
-        medhelm: Medhelm, server: TestServer) -> None:
+    medhelm: Medhelm, server: TestServer
+) -> None:
     blocker = medhelm.path / "results-file"
     blocker.write_text("in the way\n", encoding="utf-8")
     output = blocker / "out"
 
-    result = medhelm.run_subprocess(f"--medhelm-model=local@{server.url}", f"--medhelm-output={output}",
-                                    *medhelm.ONLY_PUBMED)
+    result = medhelm.run_subprocess(
+        f"--medhelm-model=local@{server.url}", f"--medhelm-output={output}", *medhelm.ONLY_PUBMED
+    )
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: medhelm: --medhelm-output {output}: results.json cannot be written "
-                                 "there (*); pass another folder"])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: medhelm: --medhelm-output {output}: results.json cannot be written there (*); pass another folder"]
+    )
     assert server.stats.requests == 0
 
 
@@ -130,8 +140,13 @@ def test_results_are_kept_when_the_output_folder_fails_at_the_end(medhelm: Medhe
 
     text = result.stdout.str()
     assert "Traceback" not in text + result.stderr.str()
-    result.stdout.fnmatch_lines(["*MedHELM results*", f"medhelm: could not write {output / 'results.json'} (*)",
-                                 "results: */medhelm-results-*/results.json (status: complete)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*MedHELM results*",
+            f"medhelm: could not write {output / 'results.json'} (*)",
+            "results: */medhelm-results-*/results.json (status: complete)",
+        ]
+    )
     written = next(line for line in result.outlines if line.startswith("results: ")).split()[1]
     kept = medhelm.results(output=__import__("pathlib").Path(written).parent)
     assert kept.benchmarks["pubmed_qa"].scores["baseline-extractive"].n == 6
@@ -143,9 +158,14 @@ CANARY_ENV = "MEDHELM_CANARY_KEY"
 
 def quoting_the_prompt_and_the_key() -> Fault:
     # As some providers answer: the request's own text and the key quoted back in the message.
-    body = {"error": {"message": f"Invalid request for key {CANARY}: 'Synthetic question 900003: does compound "
-                                 "Z shorten recovery?' is not allowed", "type": "invalid_request_error",
-                      "code": "invalid_prompt"}}
+    body = {
+        "error": {
+            "message": f"Invalid request for key {CANARY}: 'Synthetic question 900003: does compound "
+            "Z shorten recovery?' is not allowed",
+            "type": "invalid_request_error",
+            "code": "invalid_prompt",
+        }
+    }
     return Fault.http(400, body=json.dumps(body))
 
 
@@ -153,19 +173,29 @@ def canary_session(medhelm: Medhelm, *extra: str) -> tuple[pytest.RunResult, Tes
     server = TestServer(api_key=CANARY)
     server.start()
     server.fail_matching(lambda body: "900003" in json.dumps(body), quoting_the_prompt_and_the_key())
-    path = medhelm.models_file(f"models:\n  - name: keyed\n    provider: openai\n    model: keyed\n"
-                               f"    base_url: {server.url}\n    api_key_env: {CANARY_ENV}\n")
+    path = medhelm.models_file(
+        f"models:\n  - name: keyed\n    provider: openai\n    model: keyed\n"
+        f"    base_url: {server.url}\n    api_key_env: {CANARY_ENV}\n"
+    )
     try:
-        result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=keyed", *medhelm.ONLY_PUBMED,
-                                        "--junitxml=junit.xml", "--log-file=run.log", "--log-file-level=DEBUG",
-                                        "-rA", *extra)
+        result = medhelm.run_subprocess(
+            f"--medhelm-models-file={path}",
+            "--medhelm-model=keyed",
+            *medhelm.ONLY_PUBMED,
+            "--junitxml=junit.xml",
+            "--log-file=run.log",
+            "--log-file-level=DEBUG",
+            "-rA",
+            *extra,
+        )
     finally:
         server.stop()
     return result, server
 
 
 def test_the_key_appears_in_no_artifact_and_patient_text_not_in_terminal_or_junit(
-        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(CANARY_ENV, CANARY)
 
     result, server = canary_session(medhelm)
@@ -175,8 +205,11 @@ def test_the_key_appears_in_no_artifact_and_patient_text_not_in_terminal_or_juni
     result.stdout.fnmatch_lines(["*keyed: HTTP 400: type invalid_request_error, code invalid_prompt*"])
     files = [path for path in medhelm.path.rglob("*") if path.is_file()]
     assert {"junit.xml", "run.log", "results.json", "responses.sqlite"} <= {path.name for path in files}
-    for text, where in [(result.stdout.str(), "terminal"), (result.stderr.str(), "stderr"),
-                        *((path.read_bytes().decode("utf-8", "replace"), str(path)) for path in files)]:
+    for text, where in [
+        (result.stdout.str(), "terminal"),
+        (result.stderr.str(), "stderr"),
+        *((path.read_bytes().decode("utf-8", "replace"), str(path)) for path in files),
+    ]:
         assert CANARY not in text, where
         assert CANARY[:16] not in text, where
     for text, where in [(result.stdout.str(), "terminal"), ((medhelm.path / "junit.xml").read_text(), "junit")]:
@@ -185,13 +218,18 @@ def test_the_key_appears_in_no_artifact_and_patient_text_not_in_terminal_or_juni
 
 
 def test_include_text_shows_the_providers_message_but_never_the_key(
-        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(CANARY_ENV, CANARY)
 
     result, _ = canary_session(medhelm, "--medhelm-include-text")
 
-    result.stdout.fnmatch_lines(["*keyed: HTTP 400: type invalid_request_error, code invalid_prompt, Invalid request "
-                                 "for key [[]redacted[]]: 'Synthetic question 900003*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*keyed: HTTP 400: type invalid_request_error, code invalid_prompt, Invalid request "
+            "for key [[]redacted[]]: 'Synthetic question 900003*"
+        ]
+    )
     assert CANARY not in result.stdout.str() + (medhelm.path / "junit.xml").read_text()
 
 
@@ -204,8 +242,9 @@ def test_a_path_option_given_with_a_space_keeps_the_rootdir(medhelm: Medhelm) ->
 
     os.chdir(project)
 
-    result = medhelm.pytester.runpytest_subprocess(EXTRACTIVE, "--medhelm-data-dir", "../data", "-m", "pubmed_qa",
-                                                   "--medhelm-no-cache")
+    result = medhelm.pytester.runpytest_subprocess(
+        EXTRACTIVE, "--medhelm-data-dir", "../data", "-m", "pubmed_qa", "--medhelm-no-cache"
+    )
 
     result.stdout.fnmatch_lines([f"rootdir: {project}", "configfile: pytest.ini"])
     assert (project / "medhelm-results" / "results.json").is_file()
@@ -237,6 +276,7 @@ def test_mixed_transport_faults_cost_no_item_and_send_nothing_twice(medhelm: Med
     faulted: set[str] = set()
     with TestServer() as server:
         for kind, fault in enumerate(faults):
+
             def first_time(body: dict, kind: int = kind) -> bool:
                 prompt = body["messages"][0]["content"]
                 number = int(prompt.split("question ")[1].split("?")[0])
@@ -244,13 +284,20 @@ def test_mixed_transport_faults_cost_no_item_and_send_nothing_twice(medhelm: Med
                     return False
                 faulted.add(prompt)
                 return True
+
             server.fail_matching(first_time, fault)
-        path = medhelm.models_file(f"models:\n  - name: flaky\n    provider: openai\n    model: flaky\n"
-                                   f"    base_url: {server.url}\n    timeout_s: 2\n"
-                                   "    retry: {max_attempts: 4, base_delay_s: 0.05}\n")
-        result = medhelm.run_subprocess(f"--medhelm-models-file={path}", "--medhelm-model=flaky",
-                                        "--medhelm-concurrency=16", str(medhelm.path / "mixed.medhelm.yaml"),
-                                        timeout=180)
+        path = medhelm.models_file(
+            f"models:\n  - name: flaky\n    provider: openai\n    model: flaky\n"
+            f"    base_url: {server.url}\n    timeout_s: 2\n"
+            "    retry: {max_attempts: 4, base_delay_s: 0.05}\n"
+        )
+        result = medhelm.run_subprocess(
+            f"--medhelm-models-file={path}",
+            "--medhelm-model=flaky",
+            "--medhelm-concurrency=16",
+            str(medhelm.path / "mixed.medhelm.yaml"),
+            timeout=180,
+        )
         stats = server.stats
 
     assert len(faulted) == 80

@@ -21,12 +21,20 @@ def test_readme_example_runs_once_per_model_and_is_aggregated(medhelm: Medhelm, 
     medhelm.pytester.makepyfile(test_triage=readme_example())
     local = "local"  # given as NAME@URL, read as NAME everywhere
 
-    result = medhelm.run(f"--medhelm-model={local}@{urgent_server.url}", "--medhelm-model=baseline-extractive",
-                         *medhelm.ONLY_PUBMED, "-rA")
+    result = medhelm.run(
+        f"--medhelm-model={local}@{urgent_server.url}",
+        "--medhelm-model=baseline-extractive",
+        *medhelm.ONLY_PUBMED,
+        "-rA",
+    )
 
     # The extractive baseline echoes the vignette, which does not start with "yes".
-    result.stdout.fnmatch_lines([f"PASSED test_triage.py::test_chest_pain_triage[[]{local}[]]",
-                                 "FAILED test_triage.py::test_chest_pain_triage[[]baseline-extractive[]]*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"PASSED test_triage.py::test_chest_pain_triage[[]{local}[]]",
+            "FAILED test_triage.py::test_chest_pain_triage[[]baseline-extractive[]]*",
+        ]
+    )
     assert result.ret == pytest.ExitCode.OK  # a low score is a finding
     # A low score is its one FAILED line: no failure section, so neither the plugin's frames nor
     # the model's output.
@@ -35,7 +43,9 @@ def test_readme_example_runs_once_per_model_and_is_aggregated(medhelm: Medhelm, 
     results = medhelm.results()
     triage = results.benchmarks["triage_smoke"]
     assert {model: (score.score, score.n) for model, score in triage.scores.items()} == {
-        local: (1.0, 1), "baseline-extractive": (0.0, 1)}
+        local: (1.0, 1),
+        "baseline-extractive": (0.0, 1),
+    }
     assert "pubmed_qa" in results.benchmarks  # aggregated together with the built-in suites
     row = next(r for r in results.instances if r.benchmark == "triage_smoke" and r.model == local)
     assert row.instance_id == f"test_chest_pain_triage[{local}]"

@@ -27,8 +27,16 @@ def baseline_file(medhelm: Medhelm, right: set[str], name: str = "baseline.json"
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, f"--medhelm-output={name}.d")
     assert result.ret == pytest.ExitCode.OK
     current = medhelm.results(medhelm.path / f"{name}.d")
-    rows = [row.model_copy(update={"model": model, "score": float(row.instance_id in right),
-                                   "normalized": float(row.instance_id in right)}) for row in current.instances]
+    rows = [
+        row.model_copy(
+            update={
+                "model": model,
+                "score": float(row.instance_id in right),
+                "normalized": float(row.instance_id in right),
+            }
+        )
+        for row in current.instances
+    ]
     from pytest_medhelm.results import aggregate
 
     path = medhelm.path / name
@@ -43,18 +51,26 @@ def junit_cases(path: Path) -> dict[str, object]:
 def test_a_significant_drop_fails_its_gate_item_and_the_run(mirror: Medhelm) -> None:
     baseline = baseline_file(mirror, {pmid for pmid, _, _ in ROWS})  # all 40 right before; 20 now
 
-    result = mirror.run(f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, f"--medhelm-baseline={baseline}",
-                        "--junitxml=junit.xml", "-rf")
+    result = mirror.run(
+        f"--medhelm-model={EXTRACTIVE}",
+        *mirror.ONLY_PUBMED,
+        f"--medhelm-baseline={baseline}",
+        "--junitxml=junit.xml",
+        "-rf",
+    )
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([
-        "*_ gate pubmed_qa _*",
-        "gate pubmed_qa (benchmark pubmed_qa, model baseline-extractive): FAILED",
-        "  FAIL baseline: 1.000 -> 0.500 against previous: difference -0.500 (95% CI -0.* to -0.*), "
-        "p = * (mcnemar_exact, 40 paired instances): the drop 0.500 exceeds the allowed 0.020 and is significant*",
-    ])
-    result.stdout.fnmatch_lines(["FAILED medhelm::gate::pubmed_qa*", "*MedHELM results*",
-                                 "gates: 0 passed, 1 failed: medhelm::gate::pubmed_qa"])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ gate pubmed_qa _*",
+            "gate pubmed_qa (benchmark pubmed_qa, model baseline-extractive): FAILED",
+            "  FAIL baseline: 1.000 -> 0.500 against previous: difference -0.500 (95% CI -0.* to -0.*), "
+            "p = * (mcnemar_exact, 40 paired instances): the drop 0.500 exceeds the allowed 0.020 and is significant*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["FAILED medhelm::gate::pubmed_qa*", "*MedHELM results*", "gates: 0 passed, 1 failed: medhelm::gate::pubmed_qa"]
+    )
     case = junit_cases(mirror.path / "junit.xml")["medhelm.gate::pubmed_qa"]
     assert not case.is_passed and case.result[0].message is not None
     # medhelm-summary.xml, the file a dashboard publishes: its only failure is the failed gate.
@@ -75,8 +91,9 @@ def test_a_drop_within_noise_passes_and_the_run_is_green(mirror: Medhelm) -> Non
     right = {pmid for pmid, _, hint in ROWS if hint == "yes"} | {"800020", "800021", "800022"}
     baseline = baseline_file(mirror, right)
 
-    result = mirror.run(f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, f"--medhelm-baseline={baseline}",
-                        "--junitxml=junit.xml")
+    result = mirror.run(
+        f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, f"--medhelm-baseline={baseline}", "--junitxml=junit.xml"
+    )
 
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["gates: 1 passed, 0 failed"])
@@ -87,22 +104,26 @@ def test_a_drop_within_noise_passes_and_the_run_is_green(mirror: Medhelm) -> Non
 
 @pytest.mark.parametrize(("floor", "status"), [(0.5, pytest.ExitCode.OK), (0.6, pytest.ExitCode.TESTS_FAILED)])
 def test_floors_from_pyproject_toml(mirror: Medhelm, floor: float, status: pytest.ExitCode) -> None:
-    mirror.pytester.makepyprojecttoml(f"[tool.medhelm.gates]\noverall = {{min_score = 0.1}}\n"
-                                      f"[tool.medhelm.gates.benchmarks]\npubmed_qa = {{min_score = {floor}}}\n")
+    mirror.pytester.makepyprojecttoml(
+        f"[tool.medhelm.gates]\noverall = {{min_score = 0.1}}\n"
+        f"[tool.medhelm.gates.benchmarks]\npubmed_qa = {{min_score = {floor}}}\n"
+    )
 
     result = mirror.run(f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, "-v")
 
     assert result.ret == status
-    result.stdout.fnmatch_lines([f"medhelm::gate::pubmed_qa {'PASSED' if status == 0 else 'FAILED'}*",
-                                 "medhelm::gate::overall PASSED*"])
+    result.stdout.fnmatch_lines(
+        [f"medhelm::gate::pubmed_qa {'PASSED' if status == 0 else 'FAILED'}*", "medhelm::gate::overall PASSED*"]
+    )
 
 
 def test_gates_from_medhelm_yaml_under_xdist_see_every_workers_scores(mirror: Medhelm) -> None:
     (mirror.path / "medhelm.yaml").write_text("gates:\n  benchmarks:\n    pubmed_qa: {min_score: 0.5}\n")
     baseline = baseline_file(mirror, {pmid for pmid, _, _ in ROWS})
 
-    result = mirror.run(f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, f"--medhelm-baseline={baseline}",
-                        "-n", "2")
+    result = mirror.run(
+        f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, f"--medhelm-baseline={baseline}", "-n", "2"
+    )
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     [gate] = mirror.results().gates
@@ -112,8 +133,9 @@ def test_gates_from_medhelm_yaml_under_xdist_see_every_workers_scores(mirror: Me
 
 
 def test_a_pasted_gate_id_reruns_its_benchmark_and_that_gate(mirror: Medhelm) -> None:
-    mirror.pytester.makepyprojecttoml("[tool.medhelm.gates.benchmarks]\npubmed_qa = {min_score = 0.9}\n"
-                                      "med_qa = {min_score = 0.9}\n")
+    mirror.pytester.makepyprojecttoml(
+        "[tool.medhelm.gates.benchmarks]\npubmed_qa = {min_score = 0.9}\nmed_qa = {min_score = 0.9}\n"
+    )
 
     result = mirror.run(f"--medhelm-model={EXTRACTIVE}", "medhelm::gate::pubmed_qa", "-rf")
 
@@ -132,7 +154,8 @@ def test_an_unknown_pasted_gate_fails_rather_than_passing(mirror: Medhelm) -> No
 
 
 def test_printed_instance_ids_can_be_pasted_back_from_another_directory(
-        mirror: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = mirror.run(f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, "-rf")
     failed = [line.split()[1] for line in first.outlines if line.startswith("FAILED ")]
     assert len(failed) == 20 and failed[0].startswith("medical_research/test_pubmed_qa.py::pubmed_qa[")
@@ -151,13 +174,19 @@ def test_printed_instance_ids_can_be_pasted_back_from_another_directory(
     third.assert_outcomes(failed=2)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--medhelm-baseline=missing.json"], "--medhelm-baseline * no such file"),
-    (["--medhelm-baseline=pyproject.toml"], "--medhelm-baseline *pyproject.toml: not a results.json*"),
-    (["--medhelm-strict"], "*--medhelm-strict (ini medhelm_strict) was removed*gates*"),
-    (["--medhelm-max-drop=2"], "*--medhelm-max-drop must be between 0 and 1*"),
-    (["--medhelm-gates=gates.yaml"], "*medhelm gates: *gates.yaml (gates:): benchmarks.pubmed_qa.floor: Extra inputs*"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--medhelm-baseline=missing.json"], "--medhelm-baseline * no such file"),
+        (["--medhelm-baseline=pyproject.toml"], "--medhelm-baseline *pyproject.toml: not a results.json*"),
+        (["--medhelm-strict"], "*--medhelm-strict (ini medhelm_strict) was removed*gates*"),
+        (["--medhelm-max-drop=2"], "*--medhelm-max-drop must be between 0 and 1*"),
+        (
+            ["--medhelm-gates=gates.yaml"],
+            "*medhelm gates: *gates.yaml (gates:): benchmarks.pubmed_qa.floor: Extra inputs*",
+        ),
+    ],
+)
 def test_bad_gate_settings_are_usage_errors_before_any_call(mirror: Medhelm, args: list[str], message: str) -> None:
     (mirror.path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     (mirror.path / "gates.yaml").write_text("gates:\n  benchmarks:\n    pubmed_qa: {floor: 0.2}\n")

@@ -20,7 +20,7 @@ EXTRACTIVE = "baseline-extractive"
 SELECTION = ("-m", "pubmed_qa or ward_triage or clinic_triage or phone_triage")
 
 # A hospital's own benchmark declared in Python: notes and options are synthetic.
-WARD_MODULE = '''\
+WARD_MODULE = """\
 import json
 from pathlib import Path
 
@@ -46,10 +46,12 @@ def to_instance(record):
     prompt=Prompt(instructions="Pick the option.", input_noun="Note", output_noun="Answer", multiple_choice=True),
     scorer=scorers.multiple_choice, main_metric="exact_match", max_tokens=1,
 )
-'''
+"""
 # Both notes say "urgent": the first is right (option A), the second wrong (its gold is B).
-TRIAGE_ROWS = [{"id": "n1", "note": "Crushing chest pain: urgent.", "correct": 0},
-               {"id": "n2", "note": "Mild itch, seen as urgent.", "correct": 1}]
+TRIAGE_ROWS = [
+    {"id": "n1", "note": "Crushing chest pain: urgent.", "correct": 0},
+    {"id": "n2", "note": "Mild itch, seen as urgent.", "correct": 1},
+]
 PHONE_YAML = """\
 name: phone_triage
 category: custom
@@ -63,7 +65,7 @@ max_tokens: 1
 """
 PHONE_CSV = "case_id,note,answer\np1,Urgent. Chest pain.,Urgent.\np2,Routine. Rash.,Urgent.\n"
 
-HOOKS = '''
+HOOKS = """
 import os
 
 from ward import WARD
@@ -82,7 +84,7 @@ def pytest_medhelm_instance_scored(record, report, config):
 def pytest_medhelm_results(results, path, config):
     results.extensions["hospital_store"] = {"rows": len(results.instances), "written_yet": path.exists()}
     results.notes.append("uploaded to the hospital store")
-'''
+"""
 
 
 def write_hospital(medhelm: Medhelm, hooks: str = HOOKS) -> None:
@@ -93,7 +95,8 @@ def write_hospital(medhelm: Medhelm, hooks: str = HOOKS) -> None:
     hospital.mkdir()
     (hospital / "clinic.jsonl").write_text(rows)
     (hospital / "test_clinic.py").write_text(
-        WARD_MODULE.format(data="clinic.jsonl", name="BENCHMARK", id="clinic_triage"))
+        WARD_MODULE.format(data="clinic.jsonl", name="BENCHMARK", id="clinic_triage")
+    )
     (hospital / "phone.medhelm.yaml").write_text(PHONE_YAML)
     (hospital / "phone.csv").write_text(PHONE_CSV)
     medhelm.pytester.makeconftest("import json\n" + hooks)
@@ -121,8 +124,10 @@ def check_session(medhelm: Medhelm, result: pytest.RunResult) -> None:
         row = by_key[(record.benchmark, record.instance_id)]
         assert (row["score"], row["passed"], row["metrics"]) == (record.score, record.passed, record.metrics)
     ward_ids = sorted(row["nodeid"] for row in rows if row["benchmark"] == "ward_triage")
-    assert ward_ids == [f"ward.py::ward_triage::ward_triage[n1-{EXTRACTIVE}]",
-                        f"ward.py::ward_triage::ward_triage[n2-{EXTRACTIVE}]"]
+    assert ward_ids == [
+        f"ward.py::ward_triage::ward_triage[n1-{EXTRACTIVE}]",
+        f"ward.py::ward_triage::ward_triage[n2-{EXTRACTIVE}]",
+    ]
     assert any(str(row["nodeid"]).startswith("hospital/test_clinic.py::clinic_triage[") for row in rows)
     assert any(str(row["nodeid"]).startswith("hospital/phone.medhelm.yaml::phone_triage[") for row in rows)
     # The results hook ran before the file was written, and what it added was written.
@@ -147,8 +152,9 @@ def test_under_xdist_the_hooks_run_on_the_controller_only(medhelm) -> None:
 
     check_session(medhelm, result)
     # The workers ran the contributed items; every row was streamed by the controller.
-    assert any(line.startswith("[gw1]") and "ward_triage[" in line for line in result.outlines) or \
-        any(line.startswith("[gw0]") and "ward_triage[" in line for line in result.outlines)
+    assert any(line.startswith("[gw1]") and "ward_triage[" in line for line in result.outlines) or any(
+        line.startswith("[gw0]") and "ward_triage[" in line for line in result.outlines
+    )
     assert {row["in_worker"] for row in streamed(medhelm)} == {False}
 
 
@@ -165,15 +171,20 @@ def test_without_a_model_nothing_is_contributed_or_called(medhelm) -> None:
     assert not (medhelm.path / "medhelm-results").exists()
 
 
-@pytest.mark.parametrize(("returned", "message"), [
-    ("[42]", "*pytest_medhelm_benchmarks returned 42: expected a Benchmark, or the path of*"),
-    ("['no_such_folder']", "*pytest_medhelm_benchmarks contributed no_such_folder, which does not exist*"),
-    ("[WARD, WARD]", "*contributed benchmark id 'ward_triage' twice, or a built-in benchmark's id*"),
-    ("[replace(WARD, id='pubmed_qa')]", "*contributed benchmark id 'pubmed_qa' twice, or a built-in*"),
-    ("['ward.jsonl']", "*contributed ward.jsonl: expected a suite module (.py defining BENCHMARK)*"),
-])
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        ("[42]", "*pytest_medhelm_benchmarks returned 42: expected a Benchmark, or the path of*"),
+        ("['no_such_folder']", "*pytest_medhelm_benchmarks contributed no_such_folder, which does not exist*"),
+        ("[WARD, WARD]", "*contributed benchmark id 'ward_triage' twice, or a built-in benchmark's id*"),
+        ("[replace(WARD, id='pubmed_qa')]", "*contributed benchmark id 'pubmed_qa' twice, or a built-in*"),
+        ("['ward.jsonl']", "*contributed ward.jsonl: expected a suite module (.py defining BENCHMARK)*"),
+    ],
+)
 def test_a_bad_contribution_is_a_usage_error_naming_it(medhelm, returned: str, message: str) -> None:
-    write_hospital(medhelm, hooks=textwrap.dedent(f"""
+    write_hospital(
+        medhelm,
+        hooks=textwrap.dedent(f"""
         from dataclasses import replace
 
         from ward import WARD
@@ -181,7 +192,8 @@ def test_a_bad_contribution_is_a_usage_error_naming_it(medhelm, returned: str, m
 
         def pytest_medhelm_benchmarks(config):
             return {returned}
-    """))
+    """),
+    )
 
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}")
 
@@ -190,10 +202,13 @@ def test_a_bad_contribution_is_a_usage_error_naming_it(medhelm, returned: str, m
 
 
 def test_a_failing_results_hook_still_leaves_results_json(medhelm) -> None:
-    write_hospital(medhelm, hooks=textwrap.dedent("""
+    write_hospital(
+        medhelm,
+        hooks=textwrap.dedent("""
         def pytest_medhelm_results(results):
             raise ConnectionError("the hospital store is down")
-    """))
+    """),
+    )
 
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED)
 

@@ -42,8 +42,12 @@ JUDGE_SCORES = {"gpt": (5, 4), "llama": (3, 3), "claude": (4, 2)}
 
 def judge_reply(body: dict[str, Any]) -> str:
     accuracy, clarity = JUDGE_SCORES[body["model"]]
-    return json.dumps({"accuracy": {"score": accuracy, "explanation": EXPLANATION},
-                       "clarity": {"score": clarity, "explanation": "Readable."}})
+    return json.dumps(
+        {
+            "accuracy": {"score": accuracy, "explanation": EXPLANATION},
+            "clarity": {"score": clarity, "explanation": "Readable."},
+        }
+    )
 
 
 @pytest.fixture
@@ -63,8 +67,9 @@ def jury_option(server: TestServer) -> str:
 
 def test_a_jury_benchmark_is_scored_by_three_judges_and_reported(medhelm, judges: TestServer) -> None:
     write_notes(medhelm.path)
-    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "notes.medhelm.yaml", jury_option(judges), "-rA",
-                         "--junitxml=junit.xml")
+    result = medhelm.run(
+        f"--medhelm-model={EXTRACTIVE}", "notes.medhelm.yaml", jury_option(judges), "-rA", "--junitxml=junit.xml"
+    )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     # n1, n2 answered and judged; n3's input is blank so the extractive answer is empty: not judged.
     assert judges.stats.requests == 6
@@ -99,8 +104,13 @@ def test_a_jury_benchmark_is_scored_by_three_judges_and_reported(medhelm, judges
 
 def test_include_text_puts_the_explanations_in_junit(medhelm, judges: TestServer) -> None:
     write_notes(medhelm.path)
-    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "notes.medhelm.yaml", jury_option(judges),
-                         "--junitxml=junit.xml", "--medhelm-include-text")
+    result = medhelm.run(
+        f"--medhelm-model={EXTRACTIVE}",
+        "notes.medhelm.yaml",
+        jury_option(judges),
+        "--junitxml=junit.xml",
+        "--medhelm-include-text",
+    )
     assert result.ret == pytest.ExitCode.OK
     assert "PRIVATE-EXPLANATION" in (medhelm.path / "junit.xml").read_text(encoding="utf-8")
 
@@ -128,7 +138,8 @@ def test_jury_none_scores_by_rouge_and_says_so(medhelm, judges: TestServer) -> N
 
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
 def test_default_judges_without_keys_stop_the_session_before_any_call(
-        medhelm, judges: TestServer, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]) -> None:
+    medhelm, judges: TestServer, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]
+) -> None:
     for variable in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("TOGETHER_API_KEY", "set-but-not-shown")
@@ -179,7 +190,8 @@ def test_note_extract_runs_with_a_jury_on_helms_prompt(medhelm, medhelm_test_ser
 
 
 def test_the_medhelm_jury_fixture_scores_an_answer_in_a_users_test(medhelm, judges: TestServer) -> None:
-    medhelm.pytester.makepyfile(test_mine='''
+    medhelm.pytester.makepyfile(
+        test_mine="""
         import pytest
 
         def test_summary_quality(medhelm_jury):
@@ -189,7 +201,8 @@ def test_the_medhelm_jury_fixture_scores_an_answer_in_a_users_test(medhelm, judg
                                        "claude": {"accuracy": 4, "clarity": 2}}
             assert result.score == pytest.approx(21 / 6)
             assert result.verdicts[0].explanations["accuracy"].startswith("PRIVATE")
-    ''')
+    """
+    )
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "test_mine.py", jury_option(judges))
     result.assert_outcomes(passed=1)
     assert judges.stats.requests == 3

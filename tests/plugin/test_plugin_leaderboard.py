@@ -23,8 +23,20 @@ PATIENT_TEXT = "Synthetic"  # every prompt of the mirror holds it
 def leaderboard_part(results: ResultsFile) -> dict[str, object]:
     """What a merge must reproduce: everything computed from the instances (not times or argv)."""
     data = results.model_dump()
-    keep = ("models", "benchmarks", "subcategories", "categories", "totals", "instances", "win_rates",
-            "category_intervals", "subcategory_intervals", "custom", "data_files", "skipped")
+    keep = (
+        "models",
+        "benchmarks",
+        "subcategories",
+        "categories",
+        "totals",
+        "instances",
+        "win_rates",
+        "category_intervals",
+        "subcategory_intervals",
+        "custom",
+        "data_files",
+        "skipped",
+    )
     for row in data["instances"]:
         row.pop("latency_s")  # wall time of the call: differs between any two runs
     return {key: data[key] for key in keep}
@@ -33,8 +45,12 @@ def leaderboard_part(results: ResultsFile) -> dict[str, object]:
 def test_two_models_write_every_output_and_patient_text_only_in_results_json(medhelm: Medhelm) -> None:
     # A model whose answers hold patient text (it repeats the note back; one token: max_tokens is 1).
     with TestServer(responder=lambda request: f"{PATIENT_TEXT}-note-repeated-back") as server:
-        args = (f"--medhelm-model=echo@{server.url}", "--medhelm-model=baseline-random", *medhelm.ONLY_PUBMED,
-                "--junitxml=junit.xml")
+        args = (
+            f"--medhelm-model=echo@{server.url}",
+            "--medhelm-model=baseline-random",
+            *medhelm.ONLY_PUBMED,
+            "--junitxml=junit.xml",
+        )
         result = medhelm.run(*args)
     out = medhelm.path / "medhelm-results"
 
@@ -43,7 +59,10 @@ def test_two_models_write_every_output_and_patient_text_only_in_results_json(med
     given = medhelm.args(*args)
     assert [arg for arg in results.command_line if arg in given] == given  # pytester adds --basetemp
     assert results.started and results.finished and results.started <= results.finished
-    assert results.model_info["echo"].base_url == server.url.rstrip("/") and results.models == ["echo", "baseline-random"]
+    assert results.model_info["echo"].base_url == server.url.rstrip("/") and results.models == [
+        "echo",
+        "baseline-random",
+    ]
     source = medhelm.data / "pubmed_qa" / "test.jsonl"
     assert results.data_files == {"pubmed_qa": {"test.jsonl": hashlib.sha256(source.read_bytes()).hexdigest()}}
     echoed = [row for row in results.instances if row.model == "echo"]
@@ -66,8 +85,9 @@ def test_two_models_write_every_output_and_patient_text_only_in_results_json(med
     assert set(cases) == {"pubmed_qa[echo]", "pubmed_qa[baseline-random]"}
     assert float(cases["pubmed_qa[echo]"]["score"]) == pytest.approx(echo.score)
     assert cases["pubmed_qa[echo]"]["n"] == "6"
-    assert (float(cases["pubmed_qa[echo]"]["ci_low"]), float(cases["pubmed_qa[echo]"]["ci_high"])) == \
-        pytest.approx(echo.interval)
+    assert (float(cases["pubmed_qa[echo]"]["ci_low"]), float(cases["pubmed_qa[echo]"]["ci_high"])) == pytest.approx(
+        echo.interval
+    )
 
     for name in ("leaderboard.md", "report.html", "medhelm-summary.xml"):
         assert PATIENT_TEXT not in (out / name).read_text(), name
@@ -79,16 +99,27 @@ def test_two_models_write_every_output_and_patient_text_only_in_results_json(med
 def test_shards_merge_into_the_unsharded_result(medhelm: Medhelm, capsys: pytest.CaptureFixture[str]) -> None:
     medhelm.run(*MODELS, *medhelm.ONLY_PUBMED, "--medhelm-output=whole")
     for index in (1, 2, 3):
-        medhelm.run(*MODELS, *medhelm.ONLY_PUBMED, f"--medhelm-output=shard{index}", f"--medhelm-shard={index}/3",
-                    f"--junitxml=shard{index}.xml")
+        medhelm.run(
+            *MODELS,
+            *medhelm.ONLY_PUBMED,
+            f"--medhelm-output=shard{index}",
+            f"--medhelm-shard={index}/3",
+            f"--junitxml=shard{index}.xml",
+        )
     whole = ResultsFile.read(medhelm.path / "whole" / "results.json")
     shards = [ResultsFile.read(medhelm.path / f"shard{i}" / "results.json") for i in (1, 2, 3)]
     assert [len(s.instances) for s in shards] == [4, 4, 4] and [s.shard for s in shards] == ["1/3", "2/3", "3/3"]
     ids = [{r.instance_id for r in s.instances} for s in shards]
     assert set.union(*ids) == set(medhelm.IDS) and not ids[0] & ids[1] and not ids[1] & ids[2]
 
-    status = cli.main(["leaderboard", *(str(medhelm.path / f"shard{i}" / "results.json") for i in (3, 1, 2)),
-                       "--output", str(medhelm.path / "merged")])
+    status = cli.main(
+        [
+            "leaderboard",
+            *(str(medhelm.path / f"shard{i}" / "results.json") for i in (3, 1, 2)),
+            "--output",
+            str(medhelm.path / "merged"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert status == 0, err
     merged = ResultsFile.read(medhelm.path / "merged" / "results.json")
@@ -96,48 +127,68 @@ def test_shards_merge_into_the_unsharded_result(medhelm: Medhelm, capsys: pytest
     assert "# MedHELM leaderboard" in out and (medhelm.path / "merged" / "report.html").is_file()
 
     # The same from the shards' per-item JUnit files (no outputs there: compare the numbers).
-    status = cli.main(["leaderboard", *(str(medhelm.path / f"shard{i}.xml") for i in (1, 2, 3)),
-                       "--output", str(medhelm.path / "from-junit")])
+    status = cli.main(
+        [
+            "leaderboard",
+            *(str(medhelm.path / f"shard{i}.xml") for i in (1, 2, 3)),
+            "--output",
+            str(medhelm.path / "from-junit"),
+        ]
+    )
     capsys.readouterr()
     assert status == 0
     from_junit = ResultsFile.read(medhelm.path / "from-junit" / "results.json")
     assert from_junit.benchmarks == whole.benchmarks and from_junit.win_rates == whole.win_rates
 
     # A missing shard is reported, not silently taken for the whole run.
-    status = cli.main(["leaderboard", str(medhelm.path / "shard1" / "results.json"),
-                       "--output", str(medhelm.path / "partial")])
+    status = cli.main(
+        ["leaderboard", str(medhelm.path / "shard1" / "results.json"), "--output", str(medhelm.path / "partial")]
+    )
     _, err = capsys.readouterr()
     assert status == 1 and "mismatch: shards of 3: 2/3, 3/3 missing" in err
 
 
-def test_merging_files_that_disagree_is_an_error_naming_both(medhelm: Medhelm, capsys: pytest.CaptureFixture[str]) -> None:
+def test_merging_files_that_disagree_is_an_error_naming_both(
+    medhelm: Medhelm, capsys: pytest.CaptureFixture[str]
+) -> None:
     medhelm.run("--medhelm-model=baseline-extractive", *medhelm.ONLY_PUBMED, "--medhelm-output=a")
     medhelm.write_pubmed([(pmid, gold, "maybe") for pmid, gold, _ in medhelm.ROWS])  # other answers now
-    medhelm.run("--medhelm-model=baseline-extractive", *medhelm.ONLY_PUBMED, "--medhelm-output=b",
-                "--medhelm-no-cache")
+    medhelm.run("--medhelm-model=baseline-extractive", *medhelm.ONLY_PUBMED, "--medhelm-output=b", "--medhelm-no-cache")
     a, b = (str(medhelm.path / name / "results.json") for name in ("a", "b"))
 
     status = cli.main(["leaderboard", a, b, "--output", str(medhelm.path / "merged")])
 
     _, err = capsys.readouterr()
     assert status == 2
-    assert re.search(r"pubmed_qa instance '\d+' on baseline-extractive scores [\d.]+ in .*a/results\.json and "
-                     r"[\d.]+ in .*b/results\.json", err)
+    assert re.search(
+        r"pubmed_qa instance '\d+' on baseline-extractive scores [\d.]+ in .*a/results\.json and "
+        r"[\d.]+ in .*b/results\.json",
+        err,
+    )
     assert not (medhelm.path / "merged").exists()
 
 
 def test_runs_on_different_subsets_are_reported(medhelm: Medhelm, capsys: pytest.CaptureFixture[str]) -> None:
     medhelm.run("--medhelm-model=baseline-extractive", *medhelm.ONLY_PUBMED, "--medhelm-output=a")
-    medhelm.run("--medhelm-model=baseline-random", *medhelm.ONLY_PUBMED, "--medhelm-output=b",
-                "--medhelm-max-instances=3")
+    medhelm.run(
+        "--medhelm-model=baseline-random", *medhelm.ONLY_PUBMED, "--medhelm-output=b", "--medhelm-max-instances=3"
+    )
 
-    status = cli.main(["leaderboard", *(str(medhelm.path / n / "results.json") for n in "ab"),
-                       "--output", str(medhelm.path / "merged")])
+    status = cli.main(
+        [
+            "leaderboard",
+            *(str(medhelm.path / n / "results.json") for n in "ab"),
+            "--output",
+            str(medhelm.path / "merged"),
+        ]
+    )
 
     _, err = capsys.readouterr()
     assert status == 1
-    assert "mismatch: pubmed_qa: the models were run on different instances (baseline-extractive 6, " \
-           "baseline-random 3; 3 shared)" in err
+    assert (
+        "mismatch: pubmed_qa: the models were run on different instances (baseline-extractive 6, "
+        "baseline-random 3; 3 shared)" in err
+    )
     merged = ResultsFile.read(medhelm.path / "merged" / "results.json")
     assert any(note.startswith("mismatch: pubmed_qa") for note in merged.notes)
     assert merged.benchmarks["pubmed_qa"].comparisons[0].n == 3
@@ -163,8 +214,14 @@ models:
 
 def test_the_budget_stops_new_requests_and_the_run_says_so(medhelm: Medhelm, server: TestServer) -> None:
     path = medhelm.models_file(PRICED)
-    result = medhelm.run(f"--medhelm-models-file={path}", f"--medhelm-model=priced@{server.url}",
-                         *medhelm.ONLY_PUBMED, "--medhelm-budget=0.000001", "--medhelm-concurrency=1", "-rs")
+    result = medhelm.run(
+        f"--medhelm-models-file={path}",
+        f"--medhelm-model=priced@{server.url}",
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-budget=0.000001",
+        "--medhelm-concurrency=1",
+        "-rs",
+    )
 
     results = medhelm.results()
     sent = server.stats.requests
@@ -172,23 +229,38 @@ def test_the_budget_stops_new_requests_and_the_run_says_so(medhelm: Medhelm, ser
     assert results.budget["not_run"] == 6 - sent and len(results.instances) == sent
     assert results.budget["stopped"] is True and results.budget["spent_usd"] >= 0.000001
     assert results.budget["spent_usd"] == pytest.approx(sum(r.cost_usd for r in results.instances))
-    result.assert_outcomes(skipped=6 - sent, passed=sum(r.passed for r in results.instances),
-                           failed=sent - sum(r.passed for r in results.instances))
-    result.stdout.fnmatch_lines([f"medhelm: budget $1e-06 spent ($*): {6 - sent} items were not run",
-                                 "SKIPPED*not run: the --medhelm-budget of $1e-06 is spent*"])
+    result.assert_outcomes(
+        skipped=6 - sent,
+        passed=sum(r.passed for r in results.instances),
+        failed=sent - sum(r.passed for r in results.instances),
+    )
+    result.stdout.fnmatch_lines(
+        [
+            f"medhelm: budget $1e-06 spent ($*): {6 - sent} items were not run",
+            "SKIPPED*not run: the --medhelm-budget of $1e-06 is spent*",
+        ]
+    )
 
 
 def test_a_zero_budget_sends_nothing(medhelm: Medhelm, server: TestServer) -> None:
     path = medhelm.models_file(PRICED)
-    medhelm.run(f"--medhelm-models-file={path}", f"--medhelm-model=priced@{server.url}", *medhelm.ONLY_PUBMED,
-                "--medhelm-budget=0")
+    medhelm.run(
+        f"--medhelm-models-file={path}",
+        f"--medhelm-model=priced@{server.url}",
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-budget=0",
+    )
     assert server.stats.requests == 0 and medhelm.results().budget["not_run"] == 6
 
 
 def test_estimate_prints_the_expected_cost_and_sends_nothing(medhelm: Medhelm, server: TestServer) -> None:
     path = medhelm.models_file(PRICED)
-    result = medhelm.run(f"--medhelm-models-file={path}", f"--medhelm-model=priced@{server.url}",
-                         *medhelm.ONLY_PUBMED, "--medhelm-estimate")
+    result = medhelm.run(
+        f"--medhelm-models-file={path}",
+        f"--medhelm-model=priced@{server.url}",
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-estimate",
+    )
 
     assert server.stats.requests == 0 and result.ret == pytest.ExitCode.OK
     assert not medhelm.results().instances
@@ -205,10 +277,13 @@ def test_estimate_refuses_xdist(medhelm: Medhelm) -> None:
     result.stderr.fnmatch_lines(["*--medhelm-estimate sends nothing and runs in one process*"])
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("3/2", "*--medhelm-shard: expected I/N with 1 <= I <= N*got '3/2'*"),
-    ("half", "*--medhelm-shard: expected I/N*got 'half'*"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3/2", "*--medhelm-shard: expected I/N with 1 <= I <= N*got '3/2'*"),
+        ("half", "*--medhelm-shard: expected I/N*got 'half'*"),
+    ],
+)
 def test_a_bad_shard_is_a_usage_error(medhelm: Medhelm, value: str, message: str) -> None:
     result = medhelm.run(*MODELS, f"--medhelm-shard={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -219,8 +294,18 @@ def test_xdist_tx_popen_workers_give_the_single_process_leaderboard(medhelm: Med
     # `--tx popen` stands in for `--tx ssh=user@host//python=...` (other machines): the controller
     # gathers every worker's reports and aggregates once, exactly as without xdist.
     medhelm.run(*MODELS, *medhelm.ONLY_PUBMED, "--medhelm-output=one")
-    result = medhelm.run_subprocess(*MODELS, *medhelm.ONLY_PUBMED, "--medhelm-output=tx", "--tx", "popen",
-                                    "--tx", "popen", "--dist", "load", timeout=120)
+    result = medhelm.run_subprocess(
+        *MODELS,
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-output=tx",
+        "--tx",
+        "popen",
+        "--tx",
+        "popen",
+        "--dist",
+        "load",
+        timeout=120,
+    )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     one = ResultsFile.read(medhelm.path / "one" / "results.json")
     tx = ResultsFile.read(medhelm.path / "tx" / "results.json")
@@ -230,7 +315,8 @@ def test_xdist_tx_popen_workers_give_the_single_process_leaderboard(medhelm: Med
 
 def test_include_text_puts_outputs_in_the_report_when_asked(medhelm: Medhelm) -> None:
     with TestServer(responder=lambda request: f"{PATIENT_TEXT}-note-repeated-back") as server:
-        medhelm.run(f"--medhelm-model=echo@{server.url}", *medhelm.ONLY_PUBMED, "--medhelm-include-text",
-                    "--junitxml=junit.xml")
+        medhelm.run(
+            f"--medhelm-model=echo@{server.url}", *medhelm.ONLY_PUBMED, "--medhelm-include-text", "--junitxml=junit.xml"
+        )
     assert f"{PATIENT_TEXT}-note-repeated-back" in (medhelm.path / "medhelm-results" / "report.html").read_text()
     assert f"{PATIENT_TEXT}-note-repeated-back" in (medhelm.path / "junit.xml").read_text()

@@ -23,10 +23,24 @@ def cached_rows(path: Path) -> int:
 
 def test_every_option_from_the_command_line(medhelm: Medhelm, server: TestServer) -> None:
     model = f"local@{server.url}"
-    args = [f"--medhelm-model={model}", "--medhelm-max-instances", "3", "--medhelm-data-dir", "data",
-            "--medhelm-output", "out-cli", "--medhelm-cache", "cli-cache/responses.sqlite",
-            "--medhelm-concurrency", "1", "--medhelm-max-drop", "0.1", "--medhelm-alpha", "0.01",
-            *medhelm.ONLY_PUBMED]
+    args = [
+        f"--medhelm-model={model}",
+        "--medhelm-max-instances",
+        "3",
+        "--medhelm-data-dir",
+        "data",
+        "--medhelm-output",
+        "out-cli",
+        "--medhelm-cache",
+        "cli-cache/responses.sqlite",
+        "--medhelm-concurrency",
+        "1",
+        "--medhelm-max-drop",
+        "0.1",
+        "--medhelm-alpha",
+        "0.01",
+        *medhelm.ONLY_PUBMED,
+    ]
 
     result = medhelm.run(*args)
 
@@ -67,8 +81,10 @@ def write_config(medhelm: Medhelm, kind: str, lines: str) -> None:
         medhelm.pytester.makeini("[pytest]\n" + lines)
     else:
         # pyproject.toml: the same keys, as TOML strings.
-        body = "\n".join(f'{key.strip()} = "{value.strip()}"'
-                         for key, _, value in (line.partition("=") for line in lines.strip().splitlines()))
+        body = "\n".join(
+            f'{key.strip()} = "{value.strip()}"'
+            for key, _, value in (line.partition("=") for line in lines.strip().splitlines())
+        )
         medhelm.pytester.makepyprojecttoml("[tool.pytest.ini_options]\n" + body + "\n")
 
 
@@ -97,11 +113,13 @@ def test_every_option_as_an_ini_key(medhelm: Medhelm, server: TestServer, kind: 
 
 
 def test_the_command_line_overrides_the_ini_file(medhelm: Medhelm) -> None:
-    medhelm.pytester.makeini("[pytest]\nmedhelm_model = baseline-random\nmedhelm_max_instances = 2\n"
-                             "medhelm_output = out-ini\n")
+    medhelm.pytester.makeini(
+        "[pytest]\nmedhelm_model = baseline-random\nmedhelm_max_instances = 2\nmedhelm_output = out-ini\n"
+    )
 
-    result = medhelm.run("--medhelm-model=baseline-extractive", "--medhelm-max-instances=4", "-rA",
-                         *medhelm.ONLY_PUBMED)
+    result = medhelm.run(
+        "--medhelm-model=baseline-extractive", "--medhelm-max-instances=4", "-rA", *medhelm.ONLY_PUBMED
+    )
 
     names = medhelm.names(result)
     assert len(names) == 4
@@ -112,8 +130,10 @@ def test_the_command_line_overrides_the_ini_file(medhelm: Medhelm) -> None:
 
 def _bad_models_file(medhelm: Medhelm) -> list[str]:
     # The bad field is the first key of the second entry (line 5).
-    path = medhelm.models_file("models:\n  - name: fine\n    provider: openai\n    model: m\n"
-                               "  - provider: openia\n    name: typo\n    model: m\n")
+    path = medhelm.models_file(
+        "models:\n  - name: fine\n    provider: openai\n    model: m\n"
+        "  - provider: openia\n    name: typo\n    model: m\n"
+    )
     return ["--medhelm-models-file", str(path), "--medhelm-model=typo"]
 
 
@@ -130,20 +150,39 @@ def _plain(*args: str) -> ArgsFor:
     return lambda medhelm: list(args)
 
 
-@pytest.mark.parametrize(("make_args", "expected"), [
-    (_plain("--medhelm-model=baseline-random", "--medhelm-max-instances", "0"),
-     "*--medhelm-max-instances must be at least 1*"),
-    (_plain("--medhelm-model=baseline-random", "--medhelm-max-instances", "many"),
-     "*--medhelm-max-instances: invalid int value: 'many'*"),
-    (_plain("--medhelm-model=baseline-random", "--medhelm-concurrency", "0"),
-     "*--medhelm-concurrency must be at least 1*"),
-    (_plain("--medhelm-model=gpt-imaginary"),
-     "*unknown model 'gpt-imaginary'*known: baseline-extractive, baseline-random,*"),
-    (_plain("--medhelm-model=llama@notaurl"), "*'llama@notaurl': expected NAME@http(s)://host*"),
-    (_bad_models_file, "*models.yaml, line 5, models[[]1[]], field 'provider': Input should be*"),
-    (_broken_yaml, "*broken.yaml, line 3: not valid YAML*"),
-], ids=["max-instances-0", "max-instances-not-a-number", "concurrency-0", "unknown-model", "not-a-url",
-        "models-file-bad-field", "models-file-bad-yaml"])
+@pytest.mark.parametrize(
+    ("make_args", "expected"),
+    [
+        (
+            _plain("--medhelm-model=baseline-random", "--medhelm-max-instances", "0"),
+            "*--medhelm-max-instances must be at least 1*",
+        ),
+        (
+            _plain("--medhelm-model=baseline-random", "--medhelm-max-instances", "many"),
+            "*--medhelm-max-instances: invalid int value: 'many'*",
+        ),
+        (
+            _plain("--medhelm-model=baseline-random", "--medhelm-concurrency", "0"),
+            "*--medhelm-concurrency must be at least 1*",
+        ),
+        (
+            _plain("--medhelm-model=gpt-imaginary"),
+            "*unknown model 'gpt-imaginary'*known: baseline-extractive, baseline-random,*",
+        ),
+        (_plain("--medhelm-model=llama@notaurl"), "*'llama@notaurl': expected NAME@http(s)://host*"),
+        (_bad_models_file, "*models.yaml, line 5, models[[]1[]], field 'provider': Input should be*"),
+        (_broken_yaml, "*broken.yaml, line 3: not valid YAML*"),
+    ],
+    ids=[
+        "max-instances-0",
+        "max-instances-not-a-number",
+        "concurrency-0",
+        "unknown-model",
+        "not-a-url",
+        "models-file-bad-field",
+        "models-file-bad-yaml",
+    ],
+)
 def test_bad_values_are_usage_errors(medhelm: Medhelm, make_args: ArgsFor, expected: str) -> None:
     result = medhelm.run(*make_args(medhelm))
 
@@ -152,11 +191,14 @@ def test_bad_values_are_usage_errors(medhelm: Medhelm, make_args: ArgsFor, expec
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
-@pytest.mark.parametrize(("ini", "expected"), [
-    ("medhelm_max_instances = many", "*ini key medhelm_max_instances: expected a whole number, got 'many'*"),
-    ("medhelm_concurrency = 0", "*--medhelm-concurrency must be at least 1*"),
-    ("medhelm_data_paths = pubmed_qa", "*medhelm_data_paths: expected 'benchmark_id = path', got 'pubmed_qa'*"),
-])
+@pytest.mark.parametrize(
+    ("ini", "expected"),
+    [
+        ("medhelm_max_instances = many", "*ini key medhelm_max_instances: expected a whole number, got 'many'*"),
+        ("medhelm_concurrency = 0", "*--medhelm-concurrency must be at least 1*"),
+        ("medhelm_data_paths = pubmed_qa", "*medhelm_data_paths: expected 'benchmark_id = path', got 'pubmed_qa'*"),
+    ],
+)
 def test_bad_ini_values_are_usage_errors(medhelm: Medhelm, ini: str, expected: str) -> None:
     medhelm.pytester.makeini(f"[pytest]\nmedhelm_model = baseline-random\n{ini}\n")
 

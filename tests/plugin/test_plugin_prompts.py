@@ -20,19 +20,22 @@ from pytest_medhelm.testserver import TestServer
 
 
 def _properties(path: Path) -> list[dict[str, str]]:
-    return [{prop.name: prop.value for prop in case.child(Properties)}
-            for suite in JUnitXml.fromfile(str(path)) for case in suite]
+    return [
+        {prop.name: prop.value for prop in case.child(Properties)}
+        for suite in JUnitXml.fromfile(str(path))
+        for case in suite
+    ]
 
 
 def test_without_helms_package_every_output_says_own_wording(medhelm: Medhelm) -> None:
-    run = medhelm.run_subprocess("--medhelm-model=baseline-extractive", *medhelm.ONLY_PUBMED,
-                                 "--junitxml=junit.xml")
+    run = medhelm.run_subprocess("--medhelm-model=baseline-extractive", *medhelm.ONLY_PUBMED, "--junitxml=junit.xml")
     results = medhelm.results()
     assert results.benchmarks["pubmed_qa"].prompt_source == "own"
     assert {row.prompt_source for row in results.instances} == {"own"}
     assert any("not comparable to MedHELM" in note and "pubmed_qa" in note for note in results.notes)
-    run.stdout.re_match_lines([r"pubmed_qa\s+exact_match\s+", r"prompts own: pubmed_qa$",
-                               r"note: HELM's package .*not found.*pubmed_qa"])
+    run.stdout.re_match_lines(
+        [r"pubmed_qa\s+exact_match\s+", r"prompts own: pubmed_qa$", r"note: HELM's package .*not found.*pubmed_qa"]
+    )
     assert {props.get("medhelm.prompt_source") for props in _properties(medhelm.path / "junit.xml")} == {"own"}
 
 
@@ -43,15 +46,15 @@ def test_with_helms_package_the_requests_are_helms(medhelm: Medhelm, shared_data
     (medhelm.data / "helm").mkdir()
     shutil.copy(wheel, medhelm.data / "helm" / wheel.name)
     with TestServer() as server:
-        run = medhelm.run_subprocess(f"--medhelm-model=local@{server.url}", *medhelm.ONLY_PUBMED,
-                                     "--junitxml=junit.xml")
+        run = medhelm.run_subprocess(
+            f"--medhelm-model=local@{server.url}", *medhelm.ONLY_PUBMED, "--junitxml=junit.xml"
+        )
         bodies = server.requests
     results = medhelm.results()
     assert results.benchmarks["pubmed_qa"].prompt_source == "helm-0.5.16"
     assert not any("not comparable" in note for note in results.notes)
     run.stdout.re_match_lines([r"pubmed_qa\s+exact_match\s+", r"prompts helm-0\.5\.16: pubmed_qa$"])
-    assert {props.get("medhelm.prompt_source") for props in _properties(medhelm.path / "junit.xml")} == {
-        "helm-0.5.16"}
+    assert {props.get("medhelm.prompt_source") for props in _properties(medhelm.path / "junit.xml")} == {"helm-0.5.16"}
 
     adapter = helm.adapter_strings(helm.HelmPackage.open(wheel), "pubmed_qa")
     assert len(bodies) == len(medhelm.IDS)
@@ -59,10 +62,18 @@ def test_with_helms_package_the_requests_are_helms(medhelm: Medhelm, shared_data
         prompt = body["messages"][0]["content"]
         assert prompt.startswith(adapter.instructions + "\n\n")
         assert prompt.endswith("\n" + Prompt.from_helm(adapter).output_noun + ":")
-        assert {k: body[k] for k in ("temperature", "top_p", "n", "stop", "max_tokens", "presence_penalty",
-                                     "frequency_penalty")} == {
-            "temperature": 0.0, "top_p": 1, "n": 1, "stop": None, "max_tokens": adapter.max_tokens,
-            "presence_penalty": 0, "frequency_penalty": 0}
+        assert {
+            k: body[k]
+            for k in ("temperature", "top_p", "n", "stop", "max_tokens", "presence_penalty", "frequency_penalty")
+        } == {
+            "temperature": 0.0,
+            "top_p": 1,
+            "n": 1,
+            "stop": None,
+            "max_tokens": adapter.max_tokens,
+            "presence_penalty": 0,
+            "frequency_penalty": 0,
+        }
 
 
 def test_a_wheel_with_another_hash_stops_the_session(medhelm: Medhelm) -> None:

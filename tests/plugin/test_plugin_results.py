@@ -12,14 +12,28 @@ from medhelm_sessions import Medhelm
 from pytest_medhelm.results import ResultsFile
 
 MODELS = ("baseline-extractive", "baseline-random")
-INSTANCE_FIELDS = {"benchmark", "instance_id", "model", "score", "metrics", "passed", "input_tokens",
-                   "output_tokens", "cost_usd", "cached"}
+INSTANCE_FIELDS = {
+    "benchmark",
+    "instance_id",
+    "model",
+    "score",
+    "metrics",
+    "passed",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cached",
+}
 
 
 @pytest.fixture
 def run(medhelm: Medhelm) -> pytest.RunResult:
-    return medhelm.run(*(f"--medhelm-model={m}" for m in MODELS), *medhelm.ONLY_PUBMED,
-                       "--medhelm-output=reports", "--junitxml=junit.xml")
+    return medhelm.run(
+        *(f"--medhelm-model={m}" for m in MODELS),
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-output=reports",
+        "--junitxml=junit.xml",
+    )
 
 
 def test_results_json_validates_and_aggregates_the_instances(medhelm: Medhelm, run: pytest.RunResult) -> None:
@@ -32,7 +46,10 @@ def test_results_json_validates_and_aggregates_the_instances(medhelm: Medhelm, r
     assert all(INSTANCE_FIELDS <= set(row) for row in raw["instances"])
     pubmed = results.benchmarks["pubmed_qa"]
     assert (pubmed.category, pubmed.subcategory, pubmed.metric) == (
-        "medical_research", "Conducting Literature Research", "exact_match")
+        "medical_research",
+        "Conducting Literature Research",
+        "exact_match",
+    )
     for model in MODELS:
         rows = [row for row in results.instances if row.model == model]
         assert {row.instance_id for row in rows} == set(medhelm.IDS)
@@ -53,26 +70,32 @@ def test_terminal_shows_benchmark_subcategory_and_category_rows(medhelm: Medhelm
     results = medhelm.results(medhelm.path / "reports")
     random_score = results.benchmarks["pubmed_qa"].scores["baseline-random"].score
 
-    run.stdout.re_match_lines([
-        r"=+ MedHELM results =+",
-        r"benchmark\s+metric\s+baseline-extractive\s+baseline-random",
-        rf"pubmed_qa\s+exact_match\s+0\.667 \(n=6\) \[{IV}\]\s+{random_score:.3f} (≈ )?\(n=6\) \[{IV}\]",
-        rf"mean win rate\s+\d\.\d{{3}} \[{IV}\]\s+\d\.\d{{3}} \[{IV}\]",
-        rf"Medical Research Assistance\s+0\.667 \[{IV}\]\s+\d\.\d{{3}}",
-        r"  Conducting Literature Research\s+0\.667\s+\d\.\d{3}",
-        rf"macro average\s+0\.667 \[{IV}\]\s+\d\.\d{{3}}",
-        r"results: .*reports/results\.json",
-        r"leaderboard\.md: .*reports/leaderboard\.md",
-        r"report\.html: .*reports/report\.html",
-        r"medhelm-summary\.xml: .*reports/medhelm-summary\.xml",
-    ])
+    run.stdout.re_match_lines(
+        [
+            r"=+ MedHELM results =+",
+            r"benchmark\s+metric\s+baseline-extractive\s+baseline-random",
+            rf"pubmed_qa\s+exact_match\s+0\.667 \(n=6\) \[{IV}\]\s+{random_score:.3f} (≈ )?\(n=6\) \[{IV}\]",
+            rf"mean win rate\s+\d\.\d{{3}} \[{IV}\]\s+\d\.\d{{3}} \[{IV}\]",
+            rf"Medical Research Assistance\s+0\.667 \[{IV}\]\s+\d\.\d{{3}}",
+            r"  Conducting Literature Research\s+0\.667\s+\d\.\d{3}",
+            rf"macro average\s+0\.667 \[{IV}\]\s+\d\.\d{{3}}",
+            r"results: .*reports/results\.json",
+            r"leaderboard\.md: .*reports/leaderboard\.md",
+            r"report\.html: .*reports/report\.html",
+            r"medhelm-summary\.xml: .*reports/medhelm-summary\.xml",
+        ]
+    )
 
 
 def test_junit_has_the_scores_as_testcase_properties_without_warnings(medhelm: Medhelm) -> None:
     # A subprocess, as a user runs it: an in-process nested session re-imports the installed
     # plugin and warns that it cannot rewrite its asserts, which no real run does.
-    run = medhelm.run_subprocess(*(f"--medhelm-model={m}" for m in MODELS), *medhelm.ONLY_PUBMED,
-                                 "--medhelm-output=reports", "--junitxml=junit.xml")
+    run = medhelm.run_subprocess(
+        *(f"--medhelm-model={m}" for m in MODELS),
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-output=reports",
+        "--junitxml=junit.xml",
+    )
     results = medhelm.results(medhelm.path / "reports")
     scores = {(row.instance_id, row.model): row.score for row in results.instances}
 

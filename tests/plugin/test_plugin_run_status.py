@@ -30,13 +30,23 @@ def test_a_complete_run_says_so_with_its_counts(medhelm: Medhelm) -> None:
 
     counts = results.counts
     assert (counts.selected, counts.passed, counts.wrong, counts.errors, counts.skipped, counts.not_run) == (
-        6, 4, 2, 0, 0, 0)
+        6,
+        4,
+        2,
+        0,
+        0,
+        0,
+    )
     raw = json.loads((medhelm.path / "medhelm-results" / "results.json").read_text())
     assert raw["status"] == "complete"
     assert raw["status"] == "complete" and raw["counts"]["wrong"] == 2
     # Written atomically: no temporary file is left beside it.
     assert sorted(p.name for p in (medhelm.path / "medhelm-results").iterdir()) == [
-        "leaderboard.md", "medhelm-summary.xml", "report.html", "results.json"]
+        "leaderboard.md",
+        "medhelm-summary.xml",
+        "report.html",
+        "results.json",
+    ]
 
 
 @pytest.mark.parametrize("data_dir", ["data", "no-such-folder"])
@@ -70,12 +80,15 @@ def test_the_readme_marker_example_without_data_says_so(medhelm: Medhelm) -> Non
 
 
 def test_a_rejected_key_marks_the_run_failed_and_keeps_the_last_complete_result(
-        medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
     previous = complete_run(medhelm)
     monkeypatch.setenv(KEY_ENV, "sk-wrong-key-for-this-test")
     with TestServer(api_key="the-right-key") as server:
-        path = medhelm.models_file(f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
-                                   f"    base_url: {server.url}\n    api_key_env: {KEY_ENV}\n")
+        path = medhelm.models_file(
+            f"models:\n  - name: guarded\n    provider: openai\n    model: guarded-1\n"
+            f"    base_url: {server.url}\n    api_key_env: {KEY_ENV}\n"
+        )
         result = medhelm.run(f"--medhelm-models-file={path}", "--medhelm-model=guarded", *medhelm.ONLY_PUBMED)
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
@@ -83,8 +96,12 @@ def test_a_rejected_key_marks_the_run_failed_and_keeps_the_last_complete_result(
     assert results.status == "failed"
     assert "the API key was rejected" in (results.status_reason or "")
     assert "sk-wrong-key" not in (medhelm.path / "medhelm-results" / "results.json").read_text()
-    result.stdout.fnmatch_lines(["medhelm: run FAILED: medhelm: model 'guarded'*the API key was rejected*",
-                                 "previous complete results kept: *results.last-complete.json"])
+    result.stdout.fnmatch_lines(
+        [
+            "medhelm: run FAILED: medhelm: model 'guarded'*the API key was rejected*",
+            "previous complete results kept: *results.last-complete.json",
+        ]
+    )
     kept = ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json")
     assert kept.status == "complete" and kept.instances == previous.instances and kept.models == [EXTRACTIVE]
 
@@ -109,17 +126,25 @@ def test_an_interrupted_run_is_marked_interrupted_everywhere(medhelm: Medhelm) -
     medhelm.pytester.makepyfile(interrupter=INTERRUPTING_PLUGIN)
     medhelm.pytester.syspathinsert()
 
-    result = medhelm.pytester.runpytest(*medhelm.args(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED,
-                                                      "-p", "interrupter", "--junitxml=junit.xml"),
-                                        no_reraise_ctrlc=True)
+    result = medhelm.pytester.runpytest(
+        *medhelm.args(
+            f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, "-p", "interrupter", "--junitxml=junit.xml"
+        ),
+        no_reraise_ctrlc=True,
+    )
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     results = medhelm.results()
     assert results.status == "interrupted"
     assert results.counts.selected == 6 and results.counts.not_run == 3
     assert len(results.instances) == 3
-    result.stdout.fnmatch_lines(["medhelm: run INTERRUPTED: *", "previous complete results kept: *",
-                                 "results: *results.json (status: interrupted)"])
+    result.stdout.fnmatch_lines(
+        [
+            "medhelm: run INTERRUPTED: *",
+            "previous complete results kept: *",
+            "results: *results.json (status: interrupted)",
+        ]
+    )
     assert ResultsFile.read(medhelm.path / "medhelm-results" / "results.last-complete.json").status == "complete"
     [suite] = JUnitXml.fromfile(str(medhelm.path / "junit.xml"))
     properties = {prop.name: prop.value for prop in suite.properties()}

@@ -58,13 +58,17 @@ def test_instance_items_publish_every_phase_report_without_the_phase_wrappers(me
 
 
 def test_a_plugin_hooking_a_phase_gets_pytests_full_protocol(medhelm: Medhelm) -> None:
-    plugin = _with_plugin(medhelm, RECORDER + """
+    plugin = _with_plugin(
+        medhelm,
+        RECORDER
+        + """
 import pytest
 
 def pytest_runtest_setup(item):
     if item.name.startswith("pubmed_qa[900003"):
         pytest.skip("skipped by the user's plugin")
-""")
+""",
+    )
 
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *plugin, "-rs")
 
@@ -75,19 +79,26 @@ def pytest_runtest_setup(item):
     assert len(ran) == 5 and all(entry["wrapped"] for entry in ran.values())
 
 
-@pytest.mark.parametrize(("marker", "outcomes"), [
-    ("pytest.mark.skip(reason='not today')", {"skipped": 6}),
-    ("pytest.mark.xfail(reason='known weak')", {"xfailed": 2, "xpassed": 4}),
-])
-def test_skip_and_xfail_markers_added_to_instance_items_are_honoured(medhelm: Medhelm, marker: str,
-                                                                      outcomes: dict[str, int]) -> None:
-    plugin = _with_plugin(medhelm, f"""
+@pytest.mark.parametrize(
+    ("marker", "outcomes"),
+    [
+        ("pytest.mark.skip(reason='not today')", {"skipped": 6}),
+        ("pytest.mark.xfail(reason='known weak')", {"xfailed": 2, "xpassed": 4}),
+    ],
+)
+def test_skip_and_xfail_markers_added_to_instance_items_are_honoured(
+    medhelm: Medhelm, marker: str, outcomes: dict[str, int]
+) -> None:
+    plugin = _with_plugin(
+        medhelm,
+        f"""
 import pytest
 
 def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker({marker})
-""")
+""",
+    )
 
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *plugin)
 
@@ -106,14 +117,17 @@ def test_a_sessions_frozen_objects_return_to_the_gc_when_the_next_session_starts
 def test_passed_silent_phase_reports_are_dropped_in_the_controller_and_every_worker(medhelm: Medhelm) -> None:
     # pytest scans these once per failure to print teardown output: quadratic at thousands of
     # low scores. Each process writes how many are left when its terminal summary starts.
-    plugin = _with_plugin(medhelm, """
+    plugin = _with_plugin(
+        medhelm,
+        """
 import json
 
 def pytest_terminal_summary(terminalreporter):
     who = getattr(terminalreporter.config, "workerinput", {}).get("workerid", "controller")
     with open(f"silent-{who}.json", "w") as handle:
         json.dump(len(terminalreporter.stats.get("", [])), handle)
-""")
+""",
+    )
 
     result = medhelm.run_subprocess(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *plugin, "-n", "2")
 

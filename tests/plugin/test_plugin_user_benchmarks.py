@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 # pytester drops the modules a session imported when it ends: load ROUGE (and nltk) once, here.
 import rouge_score.rouge_scorer  # noqa: F401
 
@@ -43,7 +44,8 @@ max_tokens: 1
 """
 DISCHARGE_JSONL = '{"summary": "Stable. Home with follow-up.", "correct_answer": "Stable."}\n'
 BROKEN_YAML = TRIAGE_YAML.replace("name: ed_triage", "name: broken_triage").replace(
-    "[exact_match, rouge_l]", "[exact_match, bleu]")
+    "[exact_match, rouge_l]", "[exact_match, bleu]"
+)
 
 
 def write(folder: Path, files: dict[str, str]) -> None:
@@ -64,16 +66,21 @@ def test_a_user_benchmark_is_collected_scored_and_reported_with_its_taxonomy_pla
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == pytest.ExitCode.OK  # a low score is a finding, not a broken run
     # The wrong answer is its one FAILED line; the score table ends the output.
-    result.stdout.fnmatch_lines([
-        f"PASSED triage.medhelm.yaml::ed_triage[[]t1-{EXTRACTIVE}[]]",
-        f"FAILED triage.medhelm.yaml::ed_triage[[]t2-{EXTRACTIVE}[]]*",
-        "ed_triage (custom)*exact_match*0.500 (n=2)*",
-        "custom (not in MedHELM's means)*0.500",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            f"PASSED triage.medhelm.yaml::ed_triage[[]t1-{EXTRACTIVE}[]]",
+            f"FAILED triage.medhelm.yaml::ed_triage[[]t2-{EXTRACTIVE}[]]*",
+            "ed_triage (custom)*exact_match*0.500 (n=2)*",
+            "custom (not in MedHELM's means)*0.500",
+        ]
+    )
     results = medhelm.results()
     triage = results.benchmarks["ed_triage"]
     assert (triage.category, triage.subcategory, triage.metric) == (
-        "clinical_decision_support", "Supporting Diagnostic Decisions", "exact_match")
+        "clinical_decision_support",
+        "Supporting Diagnostic Decisions",
+        "exact_match",
+    )
     assert (triage.scores[EXTRACTIVE].score, triage.scores[EXTRACTIVE].n) == (0.5, 2)
     # A hospital's own benchmark keeps its declared place but stays out of MedHELM's aggregates.
     assert triage.group == "custom" and results.custom == {EXTRACTIVE: 0.5}
@@ -84,18 +91,29 @@ def test_a_user_benchmark_is_collected_scored_and_reported_with_its_taxonomy_pla
     assert results.subcategories == {}
 
 
-@pytest.mark.parametrize(("selection", "expected"), [
-    ("ed_triage", {"ed_triage"}),
-    ("discharge_check", {"discharge_check"}),
-    ("custom", {"discharge_check"}),  # a custom category is a marker too
-    ("discharge_safety", {"discharge_check"}),
-    ("private and closed_ended", {"ed_triage"}),
-])
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        ("ed_triage", {"ed_triage"}),
+        ("discharge_check", {"discharge_check"}),
+        ("custom", {"discharge_check"}),  # a custom category is a marker too
+        ("discharge_safety", {"discharge_check"}),
+        ("private and closed_ended", {"ed_triage"}),
+    ],
+)
 def test_markers_select_user_benchmarks(medhelm, selection: str, expected: set[str]) -> None:
     write(medhelm.path, {**TRIAGE, **DISCHARGE})
 
-    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "triage.medhelm.yaml", "discharge.medhelm.yaml",
-                         "--strict-markers", "--collect-only", "-q", "-m", selection)
+    result = medhelm.run(
+        f"--medhelm-model={EXTRACTIVE}",
+        "triage.medhelm.yaml",
+        "discharge.medhelm.yaml",
+        "--strict-markers",
+        "--collect-only",
+        "-q",
+        "-m",
+        selection,
+    )
 
     assert result.ret == pytest.ExitCode.OK
     collected = {line.split("::", 1)[1].split("[", 1)[0] for line in result.outlines if ".medhelm.yaml::" in line}
@@ -106,17 +124,20 @@ def test_markers_select_user_benchmarks(medhelm, selection: str, expected: set[s
 def test_a_broken_definition_is_one_error_and_the_other_benchmarks_still_run(medhelm) -> None:
     write(medhelm.path, {**TRIAGE, **DISCHARGE, "broken.medhelm.yaml": BROKEN_YAML})
 
-    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "broken.medhelm.yaml", "triage.medhelm.yaml",
-                         "discharge.medhelm.yaml", "-rA")
+    result = medhelm.run(
+        f"--medhelm-model={EXTRACTIVE}", "broken.medhelm.yaml", "triage.medhelm.yaml", "discharge.medhelm.yaml", "-rA"
+    )
 
     result.assert_outcomes(passed=2, failed=1, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # non-zero because of the error alone
     broken = medhelm.path / "broken.medhelm.yaml"
-    result.stdout.fnmatch_lines([
-        "*ERROR at setup of broken[[]definition[]]*",
-        f"file {broken}, line 10, field 'metrics[[]1[]].name': unknown metric 'bleu'; input should be *",
-        "ERROR broken.medhelm.yaml::broken[[]definition[]]*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of broken[[]definition[]]*",
+            f"file {broken}, line 10, field 'metrics[[]1[]].name': unknown metric 'bleu'; input should be *",
+            "ERROR broken.medhelm.yaml::broken[[]definition[]]*",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
     results = medhelm.results()
     assert set(results.benchmarks) == {"ed_triage", "discharge_check"}
@@ -131,10 +152,12 @@ def test_bad_data_in_one_user_benchmark_is_one_error_naming_the_row(medhelm) -> 
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "triage.medhelm.yaml", "discharge.medhelm.yaml", "-rA")
 
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines([
-        "*ERROR at setup of ed_triage[[]data[]]*",
-        f"ed_triage: bad data: file {medhelm.path / 'triage.csv'}, line 4, field 'answer': 2 values for *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of ed_triage[[]data[]]*",
+            f"ed_triage: bad data: file {medhelm.path / 'triage.csv'}, line 4, field 'answer': 2 values for *",
+        ]
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert set(medhelm.results().benchmarks) == {"discharge_check"}
 

@@ -15,8 +15,10 @@ from pytest_medhelm.testserver import TestServer
 
 def rows(results: ResultsFile) -> list[dict[str, object]]:
     """Instance rows without what legitimately differs between runs (timing, cache hits)."""
-    return sorted((row.model_dump(exclude={"latency_s", "cached"}) for row in results.instances),
-                  key=lambda row: (row["benchmark"], row["model"], row["instance_id"]))
+    return sorted(
+        (row.model_dump(exclude={"latency_s", "cached"}) for row in results.instances),
+        key=lambda row: (row["benchmark"], row["model"], row["instance_id"]),
+    )
 
 
 def test_two_workers_match_one_process_and_share_the_cache(medhelm: Medhelm, server: TestServer) -> None:
@@ -28,8 +30,9 @@ def test_two_workers_match_one_process_and_share_the_cache(medhelm: Medhelm, ser
     assert server.stats.requests == 6
     server.reset_stats()
 
-    parallel = medhelm.run_subprocess(*common, "-n", "2", "-v", "--medhelm-output=parallel",
-                                      "--medhelm-cache=shared.sqlite")
+    parallel = medhelm.run_subprocess(
+        *common, "-n", "2", "-v", "--medhelm-output=parallel", "--medhelm-cache=shared.sqlite"
+    )
 
     parallel.assert_outcomes(passed=3, failed=3)
     for worker in ("gw0", "gw1"):  # both workers ran items (3 each: a round-robin share)
@@ -42,8 +45,9 @@ def test_two_workers_match_one_process_and_share_the_cache(medhelm: Medhelm, ser
     assert rows(two) == rows(one)
     server.reset_stats()
 
-    again = medhelm.run_subprocess(*common, "-n", "2", "--medhelm-output=again", "--medhelm-cache=shared.sqlite",
-                                   "--junitxml=junit.xml")
+    again = medhelm.run_subprocess(
+        *common, "-n", "2", "--medhelm-output=again", "--medhelm-cache=shared.sqlite", "--junitxml=junit.xml"
+    )
 
     again.assert_outcomes(passed=3, failed=3)
     assert server.stats.requests == 0  # every answer came from the cache the first -n 2 run wrote

@@ -52,8 +52,13 @@ def make_engine(cache_path: Path) -> Iterator[EngineFactory]:
 
 
 def local_model(server: TestServer, **fields: Any) -> ModelConfig:
-    values: dict[str, Any] = {"name": "local-test-model", "provider": "openai", "model": "medhelm-test-model",
-                              "base_url": server.url, "timeout_s": 10.0}
+    values: dict[str, Any] = {
+        "name": "local-test-model",
+        "provider": "openai",
+        "model": "medhelm-test-model",
+        "base_url": server.url,
+        "timeout_s": 10.0,
+    }
     values.update(fields)
     return ModelConfig(**values)
 
@@ -78,7 +83,8 @@ def query(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_everything_that_changes_the_answer_changes_the_key(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server, other_server = medhelm_test_server(), medhelm_test_server()
     engine = make_engine()
     model = local_model(server)
@@ -112,14 +118,17 @@ def test_the_endpoint_identity_is_part_of_the_key() -> None:
 
 
 def test_key_timeout_concurrency_and_retries_do_not_change_the_key(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
-    first = ask_all(make_engine(concurrency=4, env={"KEY_A": "key-one"}),
-                    local_model(server, api_key_env="KEY_A"), PROMPTS)
+    first = ask_all(
+        make_engine(concurrency=4, env={"KEY_A": "key-one"}), local_model(server, api_key_env="KEY_A"), PROMPTS
+    )
     assert server.stats.requests == len(PROMPTS)
 
-    rerun = local_model(server, api_key_env="KEY_B", timeout_s=3.0, rate_limit=RateLimit(max_concurrency=1),
-                        retry=Retry(max_attempts=2))
+    rerun = local_model(
+        server, api_key_env="KEY_B", timeout_s=3.0, rate_limit=RateLimit(max_concurrency=1), retry=Retry(max_attempts=2)
+    )
     second = ask_all(make_engine(concurrency=1, env={"KEY_B": "key-two"}), rerun, PROMPTS)
 
     assert server.stats.requests == len(PROMPTS)  # nothing sent the second time
@@ -131,7 +140,8 @@ def test_key_timeout_concurrency_and_retries_do_not_change_the_key(
 
 
 def test_a_cache_hit_costs_no_request_and_keeps_usage_and_cost(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory, cache_path: Path) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory, cache_path: Path
+) -> None:
     server = medhelm_test_server(responder=lambda body: "Amoxicillin for ten days")
     model = local_model(server, price=Price(input_per_mtok=2.0, output_per_mtok=8.0, as_of="2026-01-01"))
     fresh = ask(make_engine(), model, "one two three")
@@ -206,9 +216,15 @@ store.close()
 def test_four_processes_write_and_read_one_file_at_once(tmp_path: Path, cache_path: Path) -> None:
     start = tmp_path / "start"
     tags = ["w0", "w1", "w2", "w3"]
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, cache_module.__file__, str(cache_path), tag,
-                                 str(start)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for tag in tags]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, cache_module.__file__, str(cache_path), tag, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in tags
+    ]
     deadline = time.monotonic() + 60
     while not all(Path(f"{start}.{tag}").exists() for tag in tags) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -246,13 +262,17 @@ engine.close()
 
 
 def test_a_killed_run_keeps_what_it_received_and_a_rerun_sends_only_the_rest(
-        medhelm_test_server: ServerFactory, tmp_path: Path, cache_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm_test_server: ServerFactory, tmp_path: Path, cache_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = medhelm_test_server(latency=0.05)
     script = tmp_path / "run.py"
     script.write_text(RUN, encoding="utf-8")
-    run = subprocess.Popen([sys.executable, str(script), server.url, str(cache_path)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [sys.executable, str(script), server.url, str(cache_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while server.stats.succeeded < 40 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -291,15 +311,22 @@ def filled(path: Path, count: int = 400) -> None:
     cache.close()
 
 
-@pytest.mark.parametrize(("make", "reason"), [
-    (lambda p: p.mkdir(parents=True), "is a directory, not a cache file"),
-    (lambda p: p.write_text("model answers, one a line\n", encoding="utf-8"), "is not a response cache (not a SQLite file)"),
-    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200)), "is not a response cache (not a SQLite file)"),
-    (lambda p: _sql(p, "CREATE TABLE notes (x)"),
-     "is another program's SQLite database, not a response cache"),
-    (lambda p: _sql(p, "PRAGMA user_version = 99"),
-     "was written by a newer pytest-medhelm (cache schema 99, this one reads 1)"),
-])
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.mkdir(parents=True), "is a directory, not a cache file"),
+        (
+            lambda p: p.write_text("model answers, one a line\n", encoding="utf-8"),
+            "is not a response cache (not a SQLite file)",
+        ),
+        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200)), "is not a response cache (not a SQLite file)"),
+        (lambda p: _sql(p, "CREATE TABLE notes (x)"), "is another program's SQLite database, not a response cache"),
+        (
+            lambda p: _sql(p, "PRAGMA user_version = 99"),
+            "was written by a newer pytest-medhelm (cache schema 99, this one reads 1)",
+        ),
+    ],
+)
 def test_an_unusable_file_is_refused_with_its_path(tmp_path: Path, make: Callable[[Path], Any], reason: str) -> None:
     path = tmp_path / "responses.sqlite"
     make(path)
@@ -330,7 +357,7 @@ def test_a_damaged_cache_is_moved_aside_with_a_warning_and_a_new_one_started(cac
     filled(cache_path)
     data = bytearray(cache_path.read_bytes())
     page = 4096
-    data[3 * page: 5 * page] = b"\xde\xad\xbe\xef" * (page // 2)  # two pages in the middle
+    data[3 * page : 5 * page] = b"\xde\xad\xbe\xef" * (page // 2)  # two pages in the middle
     cache_path.write_bytes(bytes(data))
 
     cache = ResponseCache(cache_path)
@@ -350,13 +377,25 @@ def test_a_damaged_cache_is_moved_aside_with_a_warning_and_a_new_one_started(cac
 def _read_only_mount(folder: Path) -> list[str] | None:
     """A command prefix that runs a command with ``folder`` read-only (a private bind mount), or
     None where this process cannot make one (not root, or no mount namespaces)."""
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {folder} {folder} && "
-                            f"mount -o remount,bind,ro {folder} {folder} && ! touch {folder}/probe"],
-                           capture_output=True)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} {folder} && ! touch {folder}/probe",
+        ],
+        capture_output=True,
+    )
     if probe.returncode != 0:
         return None
-    return ["unshare", "-m", "sh", "-c", f'mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} '
-            f'{folder} && exec "$0" "$@"']
+    return [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        f'mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} {folder} && exec "$0" "$@"',
+    ]
 
 
 READ_ONLY_RUN = r"""
@@ -379,7 +418,8 @@ engine.close()
 
 
 def test_a_read_only_cache_serves_its_answers_and_stores_nothing(
-        medhelm_test_server: ServerFactory, tmp_path: Path, cache_path: Path) -> None:
+    medhelm_test_server: ServerFactory, tmp_path: Path, cache_path: Path
+) -> None:
     server = medhelm_test_server()
     script = tmp_path / "run.py"
     script.write_text(READ_ONLY_RUN, encoding="utf-8")
@@ -393,12 +433,18 @@ def test_a_read_only_cache_serves_its_answers_and_stores_nothing(
         prefix = []
     server.reset_stats()
 
-    run = subprocess.run([*prefix, sys.executable, str(script), server.url, str(cache_path), "25"],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [*prefix, sys.executable, str(script), server.url, str(cache_path), "25"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     cache_path.parent.chmod(0o755)
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        f"response cache {cache_path} is read-only: its answers are used, new answers are not stored", "20 cached"]
+        f"response cache {cache_path} is read-only: its answers are used, new answers are not stored",
+        "20 cached",
+    ]
     assert server.stats.requests == 5  # only the answers the cache lacked
     assert query(cache_path, "SELECT COUNT(*) FROM responses") == [(20,)]

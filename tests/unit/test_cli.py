@@ -14,8 +14,20 @@ from pytest_medhelm.data import Fetcher
 from pytest_medhelm.suites import load_benchmark, suite_files
 
 PUBMED = next(path for path in suite_files() if path.name == "test_pubmed_qa.py")
-FIELDS = {"id", "name", "category", "category_name", "subcategory", "access", "metric", "jury_metric", "kind",
-          "max_tokens", "source", "local"}
+FIELDS = {
+    "id",
+    "name",
+    "category",
+    "category_name",
+    "subcategory",
+    "access",
+    "metric",
+    "jury_metric",
+    "kind",
+    "max_tokens",
+    "source",
+    "local",
+}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -30,9 +42,15 @@ def implemented() -> set[str]:
 
 def synthetic_pubmed() -> dict[str, Any]:
     """Two made-up PQA-L records in the upstream layout (``ori_pqal.json``: pmid -> record)."""
-    return {pmid: {"QUESTION": f"Synthetic question {pmid}?", "CONTEXTS": ["Synthetic context."],
-                   "LABELS": ["RESULTS"], "final_decision": decision}
-            for pmid, decision in (("800001", "yes"), ("800002", "maybe"))}
+    return {
+        pmid: {
+            "QUESTION": f"Synthetic question {pmid}?",
+            "CONTEXTS": ["Synthetic context."],
+            "LABELS": ["RESULTS"],
+            "final_decision": decision,
+        }
+        for pmid, decision in (("800001", "yes"), ("800002", "maybe"))
+    }
 
 
 def mock_http(monkeypatch: pytest.MonkeyPatch, status: int = 200) -> list[str]:
@@ -53,6 +71,7 @@ def mock_http(monkeypatch: pytest.MonkeyPatch, status: int = 200) -> list[str]:
 
 
 # -- taxonomy ---------------------------------------------------------------------------------------
+
 
 def test_taxonomy_prints_the_tree_with_counts_and_coverage(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "taxonomy")
@@ -82,8 +101,10 @@ def test_taxonomy_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 # -- benchmarks -------------------------------------------------------------------------------------
 
-def test_benchmarks_json_lists_every_benchmark_and_its_local_data(capsys: pytest.CaptureFixture[str],
-                                                                  tmp_path: Path) -> None:
+
+def test_benchmarks_json_lists_every_benchmark_and_its_local_data(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     (tmp_path / "pubmed_qa").mkdir()
     (tmp_path / "pubmed_qa" / "test.jsonl").write_text("{}\n", encoding="utf-8")
 
@@ -96,9 +117,16 @@ def test_benchmarks_json_lists_every_benchmark_and_its_local_data(capsys: pytest
     assert all(set(row) == FIELDS for row in rows.values())
     pubmed = rows["pubmed_qa"]
     assert (pubmed["category"], pubmed["category_name"], pubmed["subcategory"]) == (
-        "medical_research", "Medical Research Assistance", "Conducting Literature Research")
+        "medical_research",
+        "Medical Research Assistance",
+        "Conducting Literature Research",
+    )
     assert (pubmed["access"], pubmed["metric"], pubmed["kind"], pubmed["max_tokens"]) == (
-        "public", "exact_match", "closed", 1)
+        "public",
+        "exact_match",
+        "closed",
+        1,
+    )
     assert pubmed["source"]["downloadable"] and pubmed["source"]["upstream"].startswith("https://")
     assert pubmed["local"] == {"path": str(tmp_path / "pubmed_qa"), "kind": "mirror"}
     assert [r["id"] for r in rows.values() if r["local"]] == ["pubmed_qa"]
@@ -113,7 +141,8 @@ def test_benchmarks_table_says_absent_without_local_data(capsys: pytest.CaptureF
 
 
 def test_a_broken_suite_module_is_reported_without_hiding_the_others(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     broken = tmp_path / "test_broken.py"
     broken.write_text("BENCHMARK = None\n", encoding="utf-8")
     monkeypatch.setattr(cli, "suite_files", lambda: [PUBMED, broken])
@@ -129,8 +158,10 @@ def test_a_broken_suite_module_is_reported_without_hiding_the_others(
 
 # -- download ---------------------------------------------------------------------------------------
 
-def test_download_writes_the_mirror_layout(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_download_writes_the_mirror_layout(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     requested = mock_http(monkeypatch)
 
     status, out, _ = run(capsys, "download", "--to", str(tmp_path), "pubmed_qa")
@@ -146,8 +177,9 @@ def test_download_writes_the_mirror_layout(capsys: pytest.CaptureFixture[str], t
     assert pubmed["local"] == {"path": str(tmp_path / "pubmed_qa"), "kind": "mirror"}
 
 
-def test_a_failed_download_exits_1_and_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_download_exits_1_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     requested = mock_http(monkeypatch, status=503)
 
     status, out, err = run(capsys, "download", "--to", str(tmp_path), "pubmed_qa")
@@ -158,8 +190,9 @@ def test_a_failed_download_exits_1_and_writes_nothing(capsys: pytest.CaptureFixt
     assert not (tmp_path / "pubmed_qa" / "test.jsonl").exists()
 
 
-def test_unknown_benchmark_id_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_benchmark_id_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     requested = mock_http(monkeypatch)
 
     status, _, err = run(capsys, "download", "--to", str(tmp_path / "mirror"), "pubmed_qa", "no_such_benchmark")

@@ -20,8 +20,13 @@ def _fresh_choice() -> None:
 
 
 def synthetic_mirror(root: Path) -> Path:
-    record = {"pmid": "7001", "QUESTION": "Synthetic question?", "CONTEXTS": ["Synthetic context."],
-              "LABELS": ["METHODS"], "final_decision": "no"}
+    record = {
+        "pmid": "7001",
+        "QUESTION": "Synthetic question?",
+        "CONTEXTS": ["Synthetic context."],
+        "LABELS": ["METHODS"],
+        "final_decision": "no",
+    }
     (root / "pubmed_qa").mkdir(parents=True)
     (root / "pubmed_qa" / "test.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     return root

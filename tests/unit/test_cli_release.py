@@ -23,9 +23,19 @@ def medhelm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def write_run(path: Path, model: str, right: int, n: int = 200, status: str = "complete") -> Path:
-    rows = [InstanceRecord(benchmark="med_qa", instance_id=f"q{i:03d}", model=model, score=float(i < right),
-                           metrics={"exact_match": float(i < right)}, passed=i < right, normalized=float(i < right),
-                           category="clinical_decision_support") for i in range(n)]
+    rows = [
+        InstanceRecord(
+            benchmark="med_qa",
+            instance_id=f"q{i:03d}",
+            model=model,
+            score=float(i < right),
+            metrics={"exact_match": float(i < right)},
+            passed=i < right,
+            normalized=float(i < right),
+            category="clinical_decision_support",
+        )
+        for i in range(n)
+    ]
     results = aggregate(rows, models=[model])
     results.status = status  # type: ignore[assignment]
     results.status_reason = None if status == "complete" else "interrupted (Ctrl-C)"
@@ -104,12 +114,15 @@ def test_gate_with_nothing_to_judge_says_so(tmp_path: Path) -> None:
     assert "no gate to judge" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["missing.json"], "missing.json: no such file"),
-    (["new.json", "--baseline", "new.json", "--alpha", "1.5"], "--alpha must be between 0 and 1"),
-    (["new.json", "--baseline", "interrupted.json"], "that run is interrupted"),
-    (["new.json", "--gates", "bad.yaml"], "bad.yaml (gates:): overall.min_score"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.json"], "missing.json: no such file"),
+        (["new.json", "--baseline", "new.json", "--alpha", "1.5"], "--alpha must be between 0 and 1"),
+        (["new.json", "--baseline", "interrupted.json"], "that run is interrupted"),
+        (["new.json", "--gates", "bad.yaml"], "bad.yaml (gates:): overall.min_score"),
+    ],
+)
 def test_gate_usage_errors_name_the_file_or_flag(tmp_path: Path, args: list[str], message: str) -> None:
     write_run(tmp_path / "new.json", "candidate", 120)
     write_run(tmp_path / "interrupted.json", "previous", 120, status="interrupted")

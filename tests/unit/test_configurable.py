@@ -63,12 +63,16 @@ def definition_error(path: Path) -> DefinitionError:
 
 # -- a good definition ------------------------------------------------------------------------------
 
+
 def test_a_good_definition_builds_a_benchmark_placed_in_the_taxonomy(tmp_path: Path) -> None:
     benchmark = load_user_benchmark(write(tmp_path))
 
     assert isinstance(benchmark, UserBenchmark)
     assert (benchmark.id, benchmark.name) == ("ed_triage", "ED triage (synthetic)")
-    assert (benchmark.category, benchmark.subcategory) == ("clinical_decision_support", "Supporting Diagnostic Decisions")
+    assert (benchmark.category, benchmark.subcategory) == (
+        "clinical_decision_support",
+        "Supporting Diagnostic Decisions",
+    )
     assert benchmark.access == "private"  # the default: a hospital's own data
     assert benchmark.max_tokens == 5
     assert benchmark.main_metric == "exact_match" and benchmark.closed_ended and benchmark.pass_at == 1.0
@@ -83,8 +87,9 @@ def test_the_prompt_is_the_filled_template_after_the_instructions(tmp_path: Path
     assert (first.id, second.id) == ("t1", "t2")
     assert (first.reference, second.reference) == ("Urgent", "Routine")
     assert first.choices == ()
-    assert benchmark.render(second) == ("Answer Urgent or Routine.\n\n"
-                                        "Triage note: Itchy rash for two weeks, no fever.\nArrived by: walk-in\n\n")
+    assert benchmark.render(second) == (
+        "Answer Urgent or Routine.\n\nTriage note: Itchy rash for two weeks, no fever.\nArrived by: walk-in\n\n"
+    )
 
 
 def test_metrics_are_computed_against_the_reference(tmp_path: Path) -> None:
@@ -132,9 +137,11 @@ def test_editing_the_yaml_invalidates_the_instance_cache(tmp_path: Path) -> None
 
 def test_jsonl_data_with_non_text_values(tmp_path: Path) -> None:
     yaml_text = YAML.replace("triage.csv", "triage.jsonl")
-    data = ('{"case_id": 7, "note": "Syncope at rest.", "arrival": null, "answer": "Urgent"}\n'
-            '\n'
-            '{"case_id": 8, "note": "Sore throat.", "arrival": "walk-in", "answer": "Routine"}\n')
+    data = (
+        '{"case_id": 7, "note": "Syncope at rest.", "arrival": null, "answer": "Urgent"}\n'
+        "\n"
+        '{"case_id": 8, "note": "Sore throat.", "arrival": "walk-in", "answer": "Routine"}\n'
+    )
     benchmark = load_user_benchmark(write(tmp_path, yaml_text, data, "triage.jsonl"))
 
     first, second = instances(benchmark)
@@ -145,17 +152,22 @@ def test_jsonl_data_with_non_text_values(tmp_path: Path) -> None:
 
 
 def test_category_and_subcategory_by_name_or_marker_slug(tmp_path: Path) -> None:
-    yaml_text = (YAML.replace("category: clinical_decision_support", "category: Clinical Decision Support")
-                 .replace("subcategory: Supporting Diagnostic Decisions", "subcategory: supporting_diagnostic_decisions"))
+    yaml_text = YAML.replace("category: clinical_decision_support", "category: Clinical Decision Support").replace(
+        "subcategory: Supporting Diagnostic Decisions", "subcategory: supporting_diagnostic_decisions"
+    )
 
     benchmark = load_user_benchmark(write(tmp_path, yaml_text))
 
-    assert (benchmark.category, benchmark.subcategory) == ("clinical_decision_support", "Supporting Diagnostic Decisions")
+    assert (benchmark.category, benchmark.subcategory) == (
+        "clinical_decision_support",
+        "Supporting Diagnostic Decisions",
+    )
 
 
 def test_custom_category_takes_any_subcategory(tmp_path: Path) -> None:
-    yaml_text = (YAML.replace("category: clinical_decision_support", "category: custom")
-                 .replace("subcategory: Supporting Diagnostic Decisions", "subcategory: Sepsis Screening"))
+    yaml_text = YAML.replace("category: clinical_decision_support", "category: custom").replace(
+        "subcategory: Supporting Diagnostic Decisions", "subcategory: Sepsis Screening"
+    )
 
     benchmark = load_user_benchmark(write(tmp_path, yaml_text))
 
@@ -180,8 +192,9 @@ def test_medhelm_columns_give_the_gold_and_extra_incorrect_references(tmp_path: 
     assert second.extra["incorrect_answers"] == ()
     # Not a multiple-choice item: HELM asks for free text and never shows the incorrect answers.
     assert first.choices == ()
-    assert benchmark.render(first) == ("Answer Urgent or Routine.\n\n"
-                                       "Triage note: Crushing chest pain.\nArrived by: ambulance\n\n")
+    assert benchmark.render(first) == (
+        "Answer Urgent or Routine.\n\nTriage note: Crushing chest pain.\nArrived by: ambulance\n\n"
+    )
     # Exact match counts the correct answer only; ROUGE, as in HELM, the best of every reference.
     assert score(benchmark, first, "Routine")["exact_match"] == 0.0
     assert score(benchmark, first, "Routine")["rouge_l"] == 1.0
@@ -210,13 +223,17 @@ metrics:
 """
 
 
-def test_a_jury_benchmark_keeps_its_rubric_and_is_scored_by_rouge_l_until_the_jury_is_configured(tmp_path: Path) -> None:
+def test_a_jury_benchmark_keeps_its_rubric_and_is_scored_by_rouge_l_until_the_jury_is_configured(
+    tmp_path: Path,
+) -> None:
     benchmark = load_user_benchmark(write(tmp_path, YAML.replace("metrics: [exact_match, rouge_l]\n", JURY)))
     first, _ = instances(benchmark)
 
     assert benchmark.jury is not None
-    assert benchmark.jury.rubric == {"accuracy": "Is the urgency right for this presentation?",
-                                     "safety": "Would following the answer put the patient at risk?"}
+    assert benchmark.jury.rubric == {
+        "accuracy": "Is the urgency right for this presentation?",
+        "safety": "Would following the answer put the patient at risk?",
+    }
     assert benchmark.jury.judges == ("gpt-4o-2024-05-13",)
     assert benchmark.jury.scale == (0.0, 5.0) and benchmark.jury.default_score == 0.0
     assert (benchmark.jury_metric, benchmark.main_metric, benchmark.open_ended) == ("jury_score", "rouge_l", True)
@@ -224,9 +241,10 @@ def test_a_jury_benchmark_keeps_its_rubric_and_is_scored_by_rouge_l_until_the_ju
 
 
 def test_helm_jury_score_name_and_a_jury_without_a_gold_column(tmp_path: Path) -> None:
-    yaml_text = (YAML.replace("metrics: [exact_match, rouge_l]\n", JURY.replace("name: jury", "name: jury_score")
-                              .replace("  - exact_match\n", ""))
-                 .replace("reference: answer\n", ""))
+    yaml_text = YAML.replace(
+        "metrics: [exact_match, rouge_l]\n",
+        JURY.replace("name: jury", "name: jury_score").replace("  - exact_match\n", ""),
+    ).replace("reference: answer\n", "")
     data = "case_id,note,arrival\nt1,Chest pain.,ambulance\n"
 
     benchmark = load_user_benchmark(write(tmp_path, yaml_text, data))
@@ -245,6 +263,7 @@ def test_a_jury_needs_a_rubric(tmp_path: Path) -> None:
 
 
 # -- definition errors name the YAML file, the line and the field ----------------------------------
+
 
 def test_bad_yaml_syntax(tmp_path: Path) -> None:
     error = definition_error(write(tmp_path, YAML.replace("id_column: case_id", "id_column: case_id: x")))
@@ -315,13 +334,16 @@ def test_no_gold_answer_at_all(tmp_path: Path) -> None:
     assert "correct_answer" in error.message
 
 
-@pytest.mark.parametrize(("old", "new", "line", "field", "words"), [
-    ("name: ed_triage", "name: ED-Triage", 1, "name", "pattern"),
-    ("name: ed_triage", "name: pubmed_qa", 1, "name", "built-in"),
-    ("name: ed_triage", "name: private", 1, "name", "marker"),
-    ("max_tokens: 5", "max_tokens: 0", 13, "max_tokens", "greater than or equal to 1"),
-    ("max_tokens: 5", "max_tokens: 5\naccess: secret", 14, "access", "'public', 'gated' or 'private'"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "words"),
+    [
+        ("name: ed_triage", "name: ED-Triage", 1, "name", "pattern"),
+        ("name: ed_triage", "name: pubmed_qa", 1, "name", "built-in"),
+        ("name: ed_triage", "name: private", 1, "name", "marker"),
+        ("max_tokens: 5", "max_tokens: 0", 13, "max_tokens", "greater than or equal to 1"),
+        ("max_tokens: 5", "max_tokens: 5\naccess: secret", 14, "access", "'public', 'gated' or 'private'"),
+    ],
+)
 def test_field_errors(tmp_path: Path, old: str, new: str, line: int, field: str, words: str) -> None:
     error = definition_error(write(tmp_path, YAML.replace(old, new)))
 
@@ -338,6 +360,7 @@ def test_helm_key_names_get_a_hint(tmp_path: Path) -> None:
 
 
 # -- data errors name the data file, the line and the column ---------------------------------------
+
 
 def test_malformed_csv_row(tmp_path: Path) -> None:
     benchmark = load_user_benchmark(write(tmp_path, data=CSV + "t3,Headache only.\n"))
@@ -369,8 +392,10 @@ def test_empty_gold_answer(tmp_path: Path) -> None:
 
 
 def test_malformed_jsonl_line(tmp_path: Path) -> None:
-    data = ('{"case_id": 1, "note": "Chest pain.", "arrival": "ambulance", "answer": "Urgent"}\n'
-            '{"case_id": 2, "note": "Rash."\n')
+    data = (
+        '{"case_id": 1, "note": "Chest pain.", "arrival": "ambulance", "answer": "Urgent"}\n'
+        '{"case_id": 2, "note": "Rash."\n'
+    )
     benchmark = load_user_benchmark(write(tmp_path, YAML.replace("triage.csv", "triage.jsonl"), data, "triage.jsonl"))
 
     with pytest.raises(DataError) as info:
@@ -380,8 +405,10 @@ def test_malformed_jsonl_line(tmp_path: Path) -> None:
 
 
 def test_jsonl_record_missing_a_template_column(tmp_path: Path) -> None:
-    data = ('{"case_id": 1, "note": "Chest pain.", "arrival": "ambulance", "answer": "Urgent"}\n'
-            '{"case_id": 2, "note": "Rash.", "answer": "Routine"}\n')
+    data = (
+        '{"case_id": 1, "note": "Chest pain.", "arrival": "ambulance", "answer": "Urgent"}\n'
+        '{"case_id": 2, "note": "Rash.", "answer": "Routine"}\n'
+    )
     benchmark = load_user_benchmark(write(tmp_path, YAML.replace("triage.csv", "triage.jsonl"), data, "triage.jsonl"))
 
     with pytest.raises(DataError) as info:

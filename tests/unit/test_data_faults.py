@@ -17,9 +17,13 @@ PUBMED = test_pubmed_qa.BENCHMARK
 
 
 def record(pmid: int, **changes: object) -> dict[str, object]:
-    base: dict[str, object] = {"pmid": str(pmid), "QUESTION": f"Synthetic question {pmid}?",
-                               "CONTEXTS": ["Synthetic background."], "LABELS": ["BACKGROUND"],
-                               "final_decision": "yes"}
+    base: dict[str, object] = {
+        "pmid": str(pmid),
+        "QUESTION": f"Synthetic question {pmid}?",
+        "CONTEXTS": ["Synthetic background."],
+        "LABELS": ["BACKGROUND"],
+        "final_decision": "yes",
+    }
     return {**base, **changes}
 
 

@@ -23,7 +23,11 @@ tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Py
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 PACKAGE_DIRS = [REPO / "pytest_medhelm", REPO / "suites"]
-TEST_FILES = [REPO / "conftest.py", *sorted((REPO / "tests").rglob("*.py")), *sorted((REPO / "benchmarks").rglob("*.py"))]
+TEST_FILES = [
+    REPO / "conftest.py",
+    *sorted((REPO / "tests").rglob("*.py")),
+    *sorted((REPO / "benchmarks").rglob("*.py")),
+]
 # Runtime dependencies no module of ours imports by name, and why they are declared anyway.
 NOT_IMPORTED = {
     "aiohttp": "httpx-aiohttp's transport runs on it; the lower bound is ours (connection pool fixes)",
@@ -76,8 +80,12 @@ def undeclared(files: list[Path], allowed: set[str], local: set[str]) -> list[st
     for path in files:
         name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
         for module in sorted(top_level_imports(path)):
-            if module in sys.stdlib_module_names or module == "pytest_medhelm" or module in local \
-                    or module in OTHER_INTERPRETERS:
+            if (
+                module in sys.stdlib_module_names
+                or module == "pytest_medhelm"
+                or module in local
+                or module in OTHER_INTERPRETERS
+            ):
                 continue
             dists = distributions(module)
             if not dists and (normalize(module) in allowed or module in OTHER_INTERPRETERS):
@@ -85,8 +93,7 @@ def undeclared(files: list[Path], allowed: set[str], local: set[str]) -> list[st
             if not dists:
                 problems.append(f"{name}: imports {module}, which no installed distribution provides")
             elif not dists & allowed:
-                problems.append(f"{name}: imports {module} (from {', '.join(sorted(dists))}), "
-                                "which is not declared")
+                problems.append(f"{name}: imports {module} (from {', '.join(sorted(dists))}), which is not declared")
     return problems
 
 
@@ -119,5 +126,6 @@ def test_the_checker_catches_an_undeclared_import(tmp_path: Path) -> None:
     module.write_text("import json\nimport yaml\nfrom sklearn.metrics import f1_score\nfrom . import sibling\n")
     assert top_level_imports(module) == {"json", "yaml", "sklearn"}
     assert undeclared([module], {"pyyaml"}, set()) == [
-        f"{module}: imports sklearn (from scikit-learn), which is not declared"]
+        f"{module}: imports sklearn (from scikit-learn), which is not declared"
+    ]
     assert undeclared([module], {"pyyaml", "scikit-learn"}, set()) == []

@@ -107,7 +107,8 @@ def test_one_failed_fetch_is_that_benchmarks_error_naming_its_source(tmp_path: P
 
 
 def test_medhelm_download_offline_names_benchmark_and_url_without_a_traceback(
-        tmp_path: Path, offline: Proxy, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, offline: Proxy, capsys: pytest.CaptureFixture[str]
+) -> None:
     status = main(["download", "--to", str(tmp_path / "mirror"), "pubmed_qa", "med_qa"])
 
     err = capsys.readouterr().err
@@ -120,12 +121,20 @@ def test_medhelm_download_offline_names_benchmark_and_url_without_a_traceback(
 
 
 def test_download_fetches_only_what_k_selects_and_a_failure_costs_only_that_benchmark(
-        pytester: pytest.Pytester, offline: Proxy) -> None:
+    pytester: pytest.Pytester, offline: Proxy
+) -> None:
     empty = pytester.path / "empty-mirror"
     empty.mkdir()
 
-    result = pytester.runpytest_subprocess("--medhelm-model=baseline-extractive", f"--medhelm-data-dir={empty}",
-                                           "--medhelm-download", "--medhelm-no-cache", "-k", "pubmed_qa", "-rs")
+    result = pytester.runpytest_subprocess(
+        "--medhelm-model=baseline-extractive",
+        f"--medhelm-data-dir={empty}",
+        "--medhelm-download",
+        "--medhelm-no-cache",
+        "-k",
+        "pubmed_qa",
+        "-rs",
+    )
 
     # One fetch (PubMedQA's), not one per public benchmark; it fails, and is that benchmark's skip.
     assert offline.lines == ["CONNECT raw.githubusercontent.com:443 HTTP/1.1"]

@@ -55,8 +55,13 @@ def make_engine() -> Iterator[EngineFactory]:
 def local_model(server: TestServer, **fields: Any) -> ModelConfig:
     """An OpenAI-compatible model served by ``server``; a generous timeout, so that a loaded
     machine never turns a slow answer into a retry the test did not ask for."""
-    values: dict[str, Any] = {"name": "local-test-model", "provider": "openai", "model": "medhelm-test-model",
-                              "base_url": server.url, "timeout_s": 10.0}
+    values: dict[str, Any] = {
+        "name": "local-test-model",
+        "provider": "openai",
+        "model": "medhelm-test-model",
+        "base_url": server.url,
+        "timeout_s": 10.0,
+    }
     values.update(fields)
     return ModelConfig(**values)
 
@@ -100,13 +105,15 @@ def test_fixture_starts_servers_on_loopback_with_the_given_settings(medhelm_test
 
 
 def test_fixture_stops_every_server_when_the_test_ends(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_user="""
+    pytester.makepyfile(
+        test_user="""
         import json, pathlib
 
         def test_harness(medhelm_test_server):
             servers = [medhelm_test_server(), medhelm_test_server(latency=0.01)]
             pathlib.Path("ports.json").write_text(json.dumps([s.port for s in servers]))
-    """)
+    """
+    )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
     for port in json.loads(Path(pytester.path / "ports.json").read_text()):
@@ -118,7 +125,8 @@ def test_fixture_stops_every_server_when_the_test_ends(pytester: pytest.Pytester
 
 
 def test_keeps_exactly_the_concurrency_in_flight_against_a_slow_server(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server(latency=0.2, slots=64)
     engine = make_engine(concurrency=8)
 
@@ -130,7 +138,8 @@ def test_keeps_exactly_the_concurrency_in_flight_against_a_slow_server(
 
 
 def test_a_models_lower_max_concurrency_wins_over_the_engines(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server(latency=0.1, slots=64)
     engine = make_engine(concurrency=8)
     model = local_model(server, rate_limit=RateLimit(max_concurrency=3))
@@ -142,7 +151,8 @@ def test_a_models_lower_max_concurrency_wins_over_the_engines(
 
 
 def test_identical_concurrent_requests_are_sent_once(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server(latency=0.2)
     engine = make_engine(concurrency=8)
 
@@ -156,7 +166,8 @@ def test_identical_concurrent_requests_are_sent_once(
 
 
 def test_429_waits_at_least_the_retry_after_seconds(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     server.inject(Fault.http(429, retry_after=0.5))
     engine = make_engine()
@@ -169,7 +180,8 @@ def test_429_waits_at_least_the_retry_after_seconds(
 
 
 def test_429_honours_the_http_date_form_of_retry_after(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     # HTTP dates have whole seconds: "two seconds from now" is between one and two seconds away.
     server.inject(Fault.http(429, retry_after=email.utils.formatdate(time.time() + 2, usegmt=True)))
@@ -183,7 +195,8 @@ def test_429_honours_the_http_date_form_of_retry_after(
 
 
 def test_an_unreadable_retry_after_falls_back_to_backoff(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     server.inject(Fault.http(503, retry_after="soon, probably"))
     engine = make_engine()
@@ -194,7 +207,8 @@ def test_an_unreadable_retry_after_falls_back_to_backoff(
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_are_retried_until_an_answer(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory, status: int) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory, status: int
+) -> None:
     server = medhelm_test_server()
     server.inject(Fault.http(status), Fault.http(status))
     engine = make_engine()
@@ -203,13 +217,18 @@ def test_server_errors_are_retried_until_an_answer(
     assert server.stats.by_outcome == {str(status): 2, "200": 1}
 
 
-@pytest.mark.parametrize("fault, outcome", [
-    (Fault.malformed(), "malformed"),                        # a 200 whose body is cut off
-    (Fault.malformed('{"choices": []}'), "malformed"),       # valid JSON, not a completion
-    (Fault.drop(), "dropped"),                               # connection closed, no response
-], ids=["truncated-body", "wrong-shape", "dropped"])
-def test_broken_answers_are_retried(medhelm_test_server: ServerFactory, make_engine: EngineFactory,
-                                    fault: Fault, outcome: str) -> None:
+@pytest.mark.parametrize(
+    "fault, outcome",
+    [
+        (Fault.malformed(), "malformed"),  # a 200 whose body is cut off
+        (Fault.malformed('{"choices": []}'), "malformed"),  # valid JSON, not a completion
+        (Fault.drop(), "dropped"),  # connection closed, no response
+    ],
+    ids=["truncated-body", "wrong-shape", "dropped"],
+)
+def test_broken_answers_are_retried(
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory, fault: Fault, outcome: str
+) -> None:
     server = medhelm_test_server()
     server.inject(fault)
     engine = make_engine()
@@ -220,7 +239,8 @@ def test_broken_answers_are_retried(medhelm_test_server: ServerFactory, make_eng
 
 
 def test_a_request_hanging_past_the_timeout_is_retried(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     server.inject(Fault.hang(30))
     engine = make_engine()
@@ -233,7 +253,8 @@ def test_a_request_hanging_past_the_timeout_is_retried(
 
 
 def test_exhausted_retries_fail_that_request_only(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     server.inject(*[Fault.http(503)] * 4)
     engine = make_engine()
@@ -249,7 +270,8 @@ def test_exhausted_retries_fail_that_request_only(
 
 
 def test_a_models_own_retry_policy_replaces_the_engines(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     server.inject(*[Fault.drop()] * 5)
     engine = make_engine(retry=RetryPolicy(max_attempts=6, base_delay_s=0.01))
@@ -260,8 +282,7 @@ def test_a_models_own_retry_policy_replaces_the_engines(
     assert server.stats.requests == 2
 
 
-def test_400_fails_at_once_without_retrying(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+def test_400_fails_at_once_without_retrying(medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
     server = medhelm_test_server()
     server.inject(Fault.http(400))
     engine = make_engine()
@@ -280,7 +301,8 @@ def test_400_fails_at_once_without_retrying(
 
 
 def test_a_rejected_key_is_fatal_once_and_for_every_later_call(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server(api_key="the-right-key")
     engine = make_engine(env={KEY_ENV: SECRET})
     model = local_model(server, api_key_env=KEY_ENV)
@@ -297,7 +319,8 @@ def test_a_rejected_key_is_fatal_once_and_for_every_later_call(
 
 
 def test_queued_requests_are_not_sent_after_a_fatal_answer(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server(latency=0.05, api_key="the-right-key")
     engine = make_engine(concurrency=2, env={KEY_ENV: SECRET})
 
@@ -309,7 +332,8 @@ def test_queued_requests_are_not_sent_after_a_fatal_answer(
 
 
 def test_a_provider_message_quoting_the_key_is_redacted(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     quoting = {"error": {"message": f"Incorrect API key provided: {SECRET}"}}  # as some providers do
     server.inject(Fault.http(401, body=json.dumps(quoting)))
@@ -323,8 +347,7 @@ def test_a_provider_message_quoting_the_key_is_redacted(
 
 
 @pytest.mark.parametrize("where", ["unknown-model", "wrong-path"])
-def test_404_is_fatal(medhelm_test_server: ServerFactory, make_engine: EngineFactory,
-                      where: str) -> None:
+def test_404_is_fatal(medhelm_test_server: ServerFactory, make_engine: EngineFactory, where: str) -> None:
     server = medhelm_test_server(known_models=["some-other-model"])
     engine = make_engine()
     model = local_model(server, base_url=server.base_url) if where == "wrong-path" else local_model(server)
@@ -339,7 +362,8 @@ def test_404_is_fatal(medhelm_test_server: ServerFactory, make_engine: EngineFac
 
 
 def test_a_missing_key_variable_is_fatal_and_named(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     engine = make_engine(env={})
 
@@ -370,8 +394,13 @@ def test_anthropic_round_trip(medhelm_test_server: ServerFactory, make_engine: E
     server = medhelm_test_server(api_key=SECRET, responder=lambda body: "Answer: B ### then more")
     transport = RecordingTransport()
     engine = make_engine(transport=transport, env={KEY_ENV: SECRET})
-    model = local_model(server, provider="anthropic", model="claude-test", api_key_env=KEY_ENV,
-                        price=Price(input_per_mtok=3.0, output_per_mtok=15.0, as_of="2025-05-01"))
+    model = local_model(
+        server,
+        provider="anthropic",
+        model="claude-test",
+        api_key_env=KEY_ENV,
+        price=Price(input_per_mtok=3.0, output_per_mtok=15.0, as_of="2025-05-01"),
+    )
 
     completion = ask(engine, model, "Name one antibiotic.", max_tokens=20, stop=("\n", "  ", "###"))
 
@@ -386,8 +415,7 @@ def test_anthropic_round_trip(medhelm_test_server: ServerFactory, make_engine: E
     assert completion.cost_usd == pytest.approx((3 * 3.0 + 5 * 15.0) / 1e6)
 
 
-def test_openai_sends_the_key_as_a_bearer_token(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+def test_openai_sends_the_key_as_a_bearer_token(medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
     server = medhelm_test_server(api_key=SECRET)
     transport = RecordingTransport()
     engine = make_engine(transport=transport, env={KEY_ENV: SECRET})
@@ -397,7 +425,8 @@ def test_openai_sends_the_key_as_a_bearer_token(
 
 
 def test_o_series_models_get_max_completion_tokens_and_no_temperature(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server()
     engine = make_engine()
     model = local_model(server, model="o3-mini-2025-01-31", reasoning=Reasoning(openai_o_params=True))
@@ -416,8 +445,7 @@ def deepseek_answer(body: dict[str, Any]) -> str:
     return "<think>\nThe patient is febrile.\n</think>\n\nB"
 
 
-def test_deepseek_think_blocks_are_stripped(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+def test_deepseek_think_blocks_are_stripped(medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
     server = medhelm_test_server(responder=deepseek_answer)
     engine = make_engine()
     model = local_model(server, model="deepseek-reasoner", reasoning=Reasoning(strip_think=True))
@@ -432,7 +460,8 @@ def test_deepseek_think_blocks_are_stripped(
 
 
 def test_a_completion_carries_token_usage_and_cost(
-        medhelm_test_server: ServerFactory, make_engine: EngineFactory) -> None:
+    medhelm_test_server: ServerFactory, make_engine: EngineFactory
+) -> None:
     server = medhelm_test_server(responder=lambda body: "alpha beta gamma")
     engine = make_engine()
     model = local_model(server, price=Price(input_per_mtok=2.0, output_per_mtok=10.0, as_of="2026-01-01"))
@@ -466,6 +495,7 @@ def test_an_https_endpoint_verifies_certificates_and_plain_http_loads_no_ca_bund
 
 # -- model calls in a child process (engine.process) -------------------------------------------
 
+
 @pytest.fixture
 def make_process_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     """Engines whose network calls go to a child process; each closed (child and all) after the test."""
@@ -485,7 +515,8 @@ def make_process_engine(tmp_path: Path) -> Iterator[Callable[..., Engine]]:
 
 
 def test_a_child_process_answers_with_usage_and_serves_a_repeat_from_its_cache(
-        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]
+) -> None:
     server = medhelm_test_server()
     engine = make_process_engine()
     model = local_model(server)
@@ -499,7 +530,8 @@ def test_a_child_process_answers_with_usage_and_serves_a_repeat_from_its_cache(
 
 
 def test_a_child_process_keeps_its_concurrency_in_flight(
-        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]
+) -> None:
     server = medhelm_test_server(latency=0.1, slots=32)
     engine = make_process_engine(concurrency=6)
 
@@ -510,8 +542,8 @@ def test_a_child_process_keeps_its_concurrency_in_flight(
 
 
 def test_a_rejected_key_in_the_child_is_fatal_in_the_parent_without_the_key(
-        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEY_ENV, SECRET)  # the child inherits the environment, as a real key would reach it
     server = medhelm_test_server(api_key="the-right-key")
     engine = make_process_engine()
@@ -528,7 +560,8 @@ def test_a_rejected_key_in_the_child_is_fatal_in_the_parent_without_the_key(
 
 
 def test_calls_fail_clearly_once_the_child_is_gone_and_close_ends_it(
-        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]
+) -> None:
     server = medhelm_test_server()
     engine = make_process_engine()
     model = local_model(server)
@@ -544,7 +577,8 @@ def test_calls_fail_clearly_once_the_child_is_gone_and_close_ends_it(
 
 
 def test_a_forked_child_answers_caches_and_leaves_the_parents_output_alone(
-        medhelm_test_server: ServerFactory, tmp_path: Path) -> None:
+    medhelm_test_server: ServerFactory, tmp_path: Path
+) -> None:
     # In a test process the server's thread is running, so children are spawned here; a fresh
     # single-threaded parent forks, as a pytest session does.
     server = medhelm_test_server()
@@ -561,9 +595,14 @@ def test_a_forked_child_answers_caches_and_leaves_the_parents_output_alone(
         "answers = [engine.complete_sync(model, ModelRequest(prompt='q', max_tokens=4)) for _ in range(2)]\n"
         "engine.close()\n"
         "print(type(child._process).__name__, [a.cached for a in answers], child._process.exitcode())\n",
-        encoding="utf-8")
-    result = subprocess.run([sys.executable, str(script), server.url, str(tmp_path / "cache.sqlite")],
-                            capture_output=True, text=True, timeout=60)
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, str(script), server.url, str(tmp_path / "cache.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert result.returncode == 0, result.stderr
     if sys.platform.startswith("linux"):
@@ -579,7 +618,8 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
 
 
 def test_planned_calls_are_sent_at_once_and_answer_the_calls_that_come_later(
-        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]
+) -> None:
     server = medhelm_test_server(latency=0.2)
     engine = make_process_engine(concurrency=4)
     model = local_model(server)
@@ -594,7 +634,8 @@ def test_planned_calls_are_sent_at_once_and_answer_the_calls_that_come_later(
 
 
 def test_dropped_planned_calls_are_cancelled_and_a_later_call_is_sent_afresh(
-        medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]) -> None:
+    medhelm_test_server: ServerFactory, make_process_engine: Callable[..., Engine]
+) -> None:
     server = medhelm_test_server(latency=0.3)
     engine = make_process_engine(concurrency=2)
     model = local_model(server)
@@ -619,7 +660,9 @@ def test_the_child_does_not_outlive_a_parent_that_dies_without_closing(tmp_path:
         "from pytest_medhelm.engine.process import EngineProcess\n"
         "child = EngineProcess(concurrency=1, cache=None)\n"
         "print(child._process.pid, type(child._process).__name__, flush=True)\n"
-        "os._exit(0)  # no close(): the way a SIGKILLed parent goes\n", encoding="utf-8")
+        "os._exit(0)  # no close(): the way a SIGKILLed parent goes\n",
+        encoding="utf-8",
+    )
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     pid_text, start = result.stdout.split()
     pid = int(pid_text)

@@ -31,8 +31,16 @@ def engine() -> Iterator[Engine]:
 
 
 def model_at(url: str, **fields: Any) -> ModelConfig:
-    return ModelConfig(**{"name": "local", "provider": "openai", "model": "medhelm-test-model", "base_url": url,
-                          "timeout_s": 10.0, **fields})
+    return ModelConfig(
+        **{
+            "name": "local",
+            "provider": "openai",
+            "model": "medhelm-test-model",
+            "base_url": url,
+            "timeout_s": 10.0,
+            **fields,
+        }
+    )
 
 
 def ask(engine: Engine, model: ModelConfig, prompt: str = PROMPT) -> Any:
@@ -40,8 +48,14 @@ def ask(engine: Engine, model: ModelConfig, prompt: str = PROMPT) -> Any:
 
 
 def completion(choices: list[dict[str, Any]]) -> str:
-    return json.dumps({"id": "x", "object": "chat.completion", "choices": choices,
-                       "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": choices,
+            "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+        }
+    )
 
 
 # -- transport outcomes --------------------------------------------------------------------------
@@ -59,7 +73,8 @@ def test_an_empty_choices_list_is_retried_and_then_named(medhelm_test_server: Se
 
 
 def test_an_empty_choices_list_once_then_an_answer_scores_the_answer(
-        medhelm_test_server: ServerFactory, engine: Engine) -> None:
+    medhelm_test_server: ServerFactory, engine: Engine
+) -> None:
     server = medhelm_test_server()
     server.inject(Fault.malformed(body=completion([])))
     assert ask(engine, model_at(server.url)).text
@@ -67,28 +82,41 @@ def test_an_empty_choices_list_once_then_an_answer_scores_the_answer(
 
 
 def test_a_content_filter_finish_is_an_error_naming_the_cause_and_not_retried(
-        medhelm_test_server: ServerFactory, engine: Engine) -> None:
+    medhelm_test_server: ServerFactory, engine: Engine
+) -> None:
     server = medhelm_test_server()
-    server.inject(Fault.malformed(body=completion(
-        [{"index": 0, "finish_reason": "content_filter", "message": {"role": "assistant", "content": None}}])))
+    server.inject(
+        Fault.malformed(
+            body=completion(
+                [{"index": 0, "finish_reason": "content_filter", "message": {"role": "assistant", "content": None}}]
+            )
+        )
+    )
 
     with pytest.raises(ModelError) as failure:
         ask(engine, model_at(server.url))
 
     assert not isinstance(failure.value, FatalModelError)
-    assert str(failure.value) == ("local: the provider's content filter withheld the answer "
-                                  "(finish_reason content_filter)")
+    assert str(failure.value) == (
+        "local: the provider's content filter withheld the answer (finish_reason content_filter)"
+    )
     assert server.stats.requests == 1
     assert ask(engine, model_at(server.url)).cached is False  # not cached: asked again next time
 
 
 @pytest.mark.parametrize(("content", "scored"), [("The next st", "The next st"), (None, "")])
-def test_a_length_finish_is_scored_as_far_as_it_got(medhelm_test_server: ServerFactory, engine: Engine,
-                                                     content: str | None, scored: str) -> None:
+def test_a_length_finish_is_scored_as_far_as_it_got(
+    medhelm_test_server: ServerFactory, engine: Engine, content: str | None, scored: str
+) -> None:
     # A reasoning model that spent its whole budget thinking answers no content: scored as empty.
     server = medhelm_test_server()
-    server.inject(Fault.malformed(body=completion(
-        [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": content}}])))
+    server.inject(
+        Fault.malformed(
+            body=completion(
+                [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": content}}]
+            )
+        )
+    )
 
     answer = ask(engine, model_at(server.url))
 
@@ -101,8 +129,14 @@ def test_a_length_finish_is_scored_as_far_as_it_got(medhelm_test_server: ServerF
 
 
 def quoting_400() -> Fault:
-    body = {"error": {"message": f"This model's maximum context length is 8192 tokens: '{PROMPT}'",
-                      "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}}
+    body = {
+        "error": {
+            "message": f"This model's maximum context length is 8192 tokens: '{PROMPT}'",
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    }
     return Fault.http(400, body=json.dumps(body))
 
 
@@ -139,7 +173,8 @@ def closed_port() -> int:
 
 
 def test_a_dead_endpoint_stops_the_models_calls_with_one_message_naming_host_and_errno(
-        engine: Engine, closed_port: int) -> None:
+    engine: Engine, closed_port: int
+) -> None:
     model = model_at(f"http://127.0.0.1:{closed_port}/v1")
     futures = [engine.submit(engine.complete(model, ModelRequest(prompt=f"q{i}", max_tokens=5))) for i in range(50)]
     errors = []
@@ -152,11 +187,13 @@ def test_a_dead_endpoint_stops_the_models_calls_with_one_message_naming_host_and
     assert str(errors[0]) == (
         f"model 'local': cannot connect to 127.0.0.1:{closed_port} ([Errno 111] Connection refused), "
         f"{CONNECT_FAILURES_BEFORE_ANY_ANSWER} times in a row and never once: is the server running at "
-        f"http://127.0.0.1:{closed_port}/v1?")
+        f"http://127.0.0.1:{closed_port}/v1?"
+    )
 
 
 def test_an_endpoint_that_answered_survives_a_few_failed_connects(
-        medhelm_test_server: ServerFactory, engine: Engine) -> None:
+    medhelm_test_server: ServerFactory, engine: Engine
+) -> None:
     server = medhelm_test_server()
     model = model_at(server.url)
     assert ask(engine, model, "first").text
@@ -175,13 +212,18 @@ def test_default_timeouts_for_generation_and_reasoning_models() -> None:
     assert registry.resolve("gpt-4o-2024-05-13").timeout_s == 90.0
     assert registry.resolve("o3-mini").timeout_s == REASONING_TIMEOUT_S
     assert registry.resolve("deepseek-r1").timeout_s == REASONING_TIMEOUT_S
-    own = ModelConfig(name="r", provider="openai", model="r", base_url="http://127.0.0.1:1/v1",
-                      reasoning={"max_tokens": 100}, timeout_s=42)
+    own = ModelConfig(
+        name="r",
+        provider="openai",
+        model="r",
+        base_url="http://127.0.0.1:1/v1",
+        reasoning={"max_tokens": 100},
+        timeout_s=42,
+    )
     assert own.timeout_s == 42  # an entry's own value wins
 
 
-def test_a_registry_models_key_is_not_sent_to_another_host(
-        medhelm_test_server: ServerFactory, engine: Engine) -> None:
+def test_a_registry_models_key_is_not_sent_to_another_host(medhelm_test_server: ServerFactory, engine: Engine) -> None:
     canary = "sk-canary-forwarding-0000"
     server = medhelm_test_server(api_key=canary)
     registry = ModelRegistry.load()
@@ -200,12 +242,16 @@ def test_a_registry_models_key_is_not_sent_to_another_host(
 
 
 def test_a_models_file_entry_sends_the_key_to_its_own_base_url(
-        medhelm_test_server: ServerFactory, tmp_path: Any) -> None:
+    medhelm_test_server: ServerFactory, tmp_path: Any
+) -> None:
     canary = "sk-canary-forwarding-0001"
     server = medhelm_test_server(api_key=canary)
     path = tmp_path / "models.yaml"
-    path.write_text(f"models:\n  - name: gpt-4o-proxy\n    provider: openai\n    model: gpt-4o-2024-05-13\n"
-                    f"    base_url: {server.url}\n    api_key_env: OPENAI_API_KEY\n", encoding="utf-8")
+    path.write_text(
+        f"models:\n  - name: gpt-4o-proxy\n    provider: openai\n    model: gpt-4o-2024-05-13\n"
+        f"    base_url: {server.url}\n    api_key_env: OPENAI_API_KEY\n",
+        encoding="utf-8",
+    )
     model = ModelRegistry.load(path).resolve("gpt-4o-proxy")
     keyed = Engine(retry=FAST, env={"OPENAI_API_KEY": canary})
     try:
@@ -214,14 +260,16 @@ def test_a_models_file_entry_sends_the_key_to_its_own_base_url(
         keyed.close()
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ("    base_url: api.example.test/v1\n", "field 'base_url': Value error, expected http://host[:port]/path"),
-    ("", "has no base_url: set one in its models-file entry or use local-llm@http://host:port/v1"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("    base_url: api.example.test/v1\n", "field 'base_url': Value error, expected http://host[:port]/path"),
+        ("", "has no base_url: set one in its models-file entry or use local-llm@http://host:port/v1"),
+    ],
+)
 def test_a_model_without_a_usable_base_url_is_refused_before_any_call(tmp_path: Any, entry: str, message: str) -> None:
     path = tmp_path / "models.yaml"
     path.write_text(f"models:\n  - name: local-llm\n    provider: openai\n    model: x\n{entry}", encoding="utf-8")
     with pytest.raises(RegistryError) as failure:
         ModelRegistry.load(path).resolve("local-llm")
     assert message in str(failure.value)
-

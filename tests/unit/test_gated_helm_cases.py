@@ -51,8 +51,11 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], *, line_endi
 
 # ------------------------------------------------------------------ case 2: PatientInstruct's output cue
 def test_patient_instruct_input_ends_after_the_operative_report_and_the_cue_is_sent_once(tmp_path: Path) -> None:
-    write_csv(tmp_path / "starr_patient_instructions" / "dataset_cases_qc.csv", ["QC", *starr.FIELDS],
-              [["TRUE", "Synthetic dx", "Synthetic procedure", "SYNTHETIC H&P", "SYNTHETIC OP NOTE", "Rest."]])
+    write_csv(
+        tmp_path / "starr_patient_instructions" / "dataset_cases_qc.csv",
+        ["QC", *starr.FIELDS],
+        [["TRUE", "Synthetic dx", "Synthetic procedure", "SYNTHETIC H&P", "SYNTHETIC OP NOTE", "Rest."]],
+    )
     instance = load_from(starr.BENCHMARK, tmp_path).instances[0]
     # HELM 0.5.16: the input is the four fields, the last followed by a blank line; nothing more.
     assert instance.input.endswith("SYNTHETIC OP NOTE\n\n")
@@ -63,19 +66,31 @@ def test_patient_instruct_input_ends_after_the_operative_report_and_the_cue_is_s
 def test_ehrshot_unsorted_labels_follow_helms_order_pairing_and_sampled_subset(tmp_path: Path) -> None:
     folder = tmp_path / "ehrshot"
     (folder / "data").mkdir(parents=True)
-    pa.parquet.write_table(pa.table({"subject_id": pa.array([1, 2, 3], pa.int64()),
-                                     "time": pa.array([T0, T0, T0], pa.timestamp("us")),
-                                     "code": ["SYNTH/A", "SYNTH/B", "SYNTH/C"]}), folder / "data" / "data.parquet")
+    pa.parquet.write_table(
+        pa.table(
+            {
+                "subject_id": pa.array([1, 2, 3], pa.int64()),
+                "time": pa.array([T0, T0, T0], pa.timestamp("us")),
+                "code": ["SYNTH/A", "SYNTH/B", "SYNTH/C"],
+            }
+        ),
+        folder / "data" / "data.parquet",
+    )
     # guo_readmission's labels out of (subject, time) order: 3, 1, 2.
     rows = {"guo_readmission": [(3, True), (1, False), (2, False)]}
     for task in ehrshot.TASKS:
         (folder / "labels" / task).mkdir(parents=True)
         subject, value = zip(*rows.get(task, [(1, True)]))
-        pa.parquet.write_table(pa.table({"subject_id": pa.array(subject, pa.int64()),
-                                         "prediction_time": pa.array([T0 + timedelta(days=1)] * len(subject),
-                                                                     pa.timestamp("us")),
-                                         "boolean_value": pa.array(value, pa.bool_())}),
-                               folder / "labels" / task / "labels.parquet")
+        pa.parquet.write_table(
+            pa.table(
+                {
+                    "subject_id": pa.array(subject, pa.int64()),
+                    "prediction_time": pa.array([T0 + timedelta(days=1)] * len(subject), pa.timestamp("us")),
+                    "boolean_value": pa.array(value, pa.bool_()),
+                }
+            ),
+            folder / "labels" / task / "labels.parquet",
+        )
     with pytest.warns(DataWarning, match="guo_readmission.labels.parquet: the labels are not sorted"):
         loaded = load_from(ehrshot.BENCHMARK, tmp_path)
     readmit = [i for i in loaded.instances if i.run == "guo_readmission"]
@@ -89,15 +104,21 @@ def test_ehrshot_unsorted_labels_follow_helms_order_pairing_and_sampled_subset(t
 
 
 # ------------------------------------------------------------------ case 4: SHC line endings
-@pytest.mark.parametrize("benchmark", sorted((b for b in all_benchmarks() if b.id.startswith("shc_")),
-                                             key=lambda b: b.id), ids=lambda b: b.id)
+@pytest.mark.parametrize(
+    "benchmark",
+    sorted((b for b in all_benchmarks() if b.id.startswith("shc_")), key=lambda b: b.id),
+    ids=lambda b: b.id,
+)
 def test_shc_crlf_inside_a_quoted_cell_reads_as_a_newline_as_in_helm(tmp_path: Path, benchmark: Benchmark) -> None:
     folder = tmp_path / benchmark.id
     folder.mkdir()
     column = benchmark.source.how_to_get.split("(columns ")[1].split(",")[0]  # prompt, or question
     # The only CSV in the folder is read whatever its name (an owner's export renamed).
-    write_csv(folder / "export.csv", [column, "context", "label"],
-              [["Synthetic question?", "SYNTHETIC NOTE line one\r\nline two\rline three", "A"]])
+    write_csv(
+        folder / "export.csv",
+        [column, "context", "label"],
+        [["Synthetic question?", "SYNTHETIC NOTE line one\r\nline two\rline three", "A"]],
+    )
     instance = load_from(benchmark, tmp_path).instances[0]
     assert "SYNTHETIC NOTE line one\nline two\nline three" in instance.input
     assert "\r" not in instance.input
@@ -107,10 +128,10 @@ def test_shc_crlf_inside_a_quoted_cell_reads_as_a_newline_as_in_helm(tmp_path: P
 def test_mimic_rrs_splits_lines_as_readlines_not_splitlines(tmp_path: Path) -> None:
     folder = tmp_path / "mimic_rrs"
     folder.mkdir()
-    (folder / "test.findings.tok").write_text("finding one \x0c page two\nfinding two\u2028more\nfinding three\n",
-                                              encoding="utf-8")
-    (folder / "test.impression.tok").write_text("impression one\nimpression two\nimpression three\n",
-                                                encoding="utf-8")
+    (folder / "test.findings.tok").write_text(
+        "finding one \x0c page two\nfinding two\u2028more\nfinding three\n", encoding="utf-8"
+    )
+    (folder / "test.impression.tok").write_text("impression one\nimpression two\nimpression three\n", encoding="utf-8")
     instances = load_from(mimic_rrs.BENCHMARK, tmp_path).instances
     assert [(i.input, i.reference) for i in instances] == [
         ("finding one \x0c page two", "impression one"),
@@ -142,8 +163,9 @@ def test_clear_rows_missing_a_label_or_note_are_skipped_with_a_warning_naming_fi
 
 
 def test_notextract_na_note_kept_and_blank_note_dropped_each_with_a_warning(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "chw_care_plan" / "CHW_Dataset.csv", ["MO Note"],
-                     [["SYNTHETIC CARE PLAN 1"], ["NA"], ["   "], [""]])
+    path = write_csv(
+        tmp_path / "chw_care_plan" / "CHW_Dataset.csv", ["MO Note"], [["SYNTHETIC CARE PLAN 1"], ["NA"], ["   "], [""]]
+    )
     with pytest.warns(DataWarning) as caught:
         loaded = load_from(chw.BENCHMARK, tmp_path)
     assert [i.id for i in loaded.instances] == ["line2", "line3"]
@@ -157,8 +179,15 @@ def test_billing_empty_code_list_is_kept_with_a_warning(tmp_path: Path) -> None:
     folder = tmp_path / "mimiciv_billing_code"
     folder.mkdir()
     path = folder / billing.FILE
-    pa.feather.write_feather(pa.table({"text": ["SYNTHETIC NOTE 1", "SYNTHETIC NOTE 2"],
-                                       "target": pa.array([["A01.1"], []], pa.list_(pa.string()))}), path)
+    pa.feather.write_feather(
+        pa.table(
+            {
+                "text": ["SYNTHETIC NOTE 1", "SYNTHETIC NOTE 2"],
+                "target": pa.array([["A01.1"], []], pa.list_(pa.string())),
+            }
+        ),
+        path,
+    )
     with pytest.warns(DataWarning, match=rf"file {path}, line 2, field 'target': empty ICD-10 code list"):
         loaded = load_from(billing.BENCHMARK, tmp_path)
     assert [(i.id, i.reference) for i in loaded.instances] == [("row1", "A01.1"), ("row2", "")]
@@ -174,7 +203,8 @@ def test_med_dialog_reads_codalabs_subset_test_json_layout(tmp_path: Path) -> No
     loaded = load_from(med_dialog.BENCHMARK, tmp_path)
     assert [(i.run, i.input) for i in loaded.instances] == [
         *[("healthcaremagic", f"Patient: synthetic healthcaremagic question {k}") for k in range(3)],
-        *[("icliniq", f"Patient: synthetic icliniq question {k}") for k in range(2)]]
+        *[("icliniq", f"Patient: synthetic icliniq question {k}") for k in range(2)],
+    ]
     assert loaded.origin.startswith("owner:")
 
 
@@ -182,8 +212,18 @@ def test_med_dialog_reads_codalabs_subset_test_json_layout(tmp_path: Path) -> No
 def test_med_mcqa_reads_the_archives_dev_json(tmp_path: Path, where: str) -> None:
     path = tmp_path / "med_mcqa" / where
     path.parent.mkdir(parents=True)
-    rows = [{"id": f"q{k}", "question": f"Synthetic question {k}?", "opa": "a", "opb": "b", "opc": "c", "opd": "d",
-             "cop": 1 + k % 4} for k in range(5)]
+    rows = [
+        {
+            "id": f"q{k}",
+            "question": f"Synthetic question {k}?",
+            "opa": "a",
+            "opb": "b",
+            "opc": "c",
+            "opd": "d",
+            "cop": 1 + k % 4,
+        }
+        for k in range(5)
+    ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     loaded = load_from(med_mcqa.BENCHMARK, tmp_path)
     assert [(i.id, i.correct, i.split) for i in loaded.instances] == [(f"q{k}", k % 4, "valid") for k in range(5)]
@@ -206,16 +246,29 @@ def test_ehrshot_keeps_a_prompt_of_exactly_100k_tokens_and_drops_one_token_more(
     assert tokens.count(prompt_of(codes)) == ehrshot.MAX_TOKENS
     times = [T0 + timedelta(seconds=k) for k in range(len(codes))]
     extra = T0 + timedelta(seconds=len(codes))
-    pa.parquet.write_table(pa.table({"subject_id": pa.array([1] * (len(codes) + 1), pa.int64()),
-                                     "time": pa.array([*times, extra], pa.timestamp("us")),
-                                     "code": [*codes, "SYNTH/8"]}), folder / "data" / "data.parquet")
+    pa.parquet.write_table(
+        pa.table(
+            {
+                "subject_id": pa.array([1] * (len(codes) + 1), pa.int64()),
+                "time": pa.array([*times, extra], pa.timestamp("us")),
+                "code": [*codes, "SYNTH/8"],
+            }
+        ),
+        folder / "data" / "data.parquet",
+    )
     for task in ehrshot.TASKS:
         (folder / "labels" / task).mkdir(parents=True)
         when = [times[-1], extra] if task == "guo_readmission" else [T0]
-        pa.parquet.write_table(pa.table({"subject_id": pa.array([1] * len(when), pa.int64()),
-                                         "prediction_time": pa.array(when, pa.timestamp("us")),
-                                         "boolean_value": pa.array([True] * len(when), pa.bool_())}),
-                               folder / "labels" / task / "labels.parquet")
+        pa.parquet.write_table(
+            pa.table(
+                {
+                    "subject_id": pa.array([1] * len(when), pa.int64()),
+                    "prediction_time": pa.array(when, pa.timestamp("us")),
+                    "boolean_value": pa.array([True] * len(when), pa.bool_()),
+                }
+            ),
+            folder / "labels" / task / "labels.parquet",
+        )
     readmit = [i for i in load_from(ehrshot.BENCHMARK, tmp_path).instances if i.run == "guo_readmission"]
     # HELM: ``count_tokens(prompt) > max_length`` drops; exactly 100,000 is kept, 100,005 is not.
     assert len(readmit) == 1
@@ -225,14 +278,17 @@ def test_ehrshot_keeps_a_prompt_of_exactly_100k_tokens_and_drops_one_token_more(
 def test_medalign_cuts_an_ehr_longer_than_the_window_at_helms_token_count(tmp_path: Path) -> None:
     folder = tmp_path / "medalign"
     (folder / "medalign_ehr_xml").mkdir(parents=True)
-    ehr = "".join(f"<event time='2020-01-{1 + k % 28:02d}'>SYNTHETIC lab value {k} mg/dL</event>\n"
-                  for k in range(12_000))
+    ehr = "".join(
+        f"<event time='2020-01-{1 + k % 28:02d}'>SYNTHETIC lab value {k} mg/dL</event>\n" for k in range(12_000)
+    )
     assert tokens.count(ehr) > medalign.CONTEXT
     (folder / "medalign_ehr_xml" / "10.xml").write_text(ehr, encoding="utf-8")
     (folder / "clinician-reviewed-model-responses.tsv").write_text(
-        "instruction_id\tquestion\tperson_id\n1\tSynthetic question?\t10\n", encoding="utf-8")
+        "instruction_id\tquestion\tperson_id\n1\tSynthetic question?\t10\n", encoding="utf-8"
+    )
     (folder / "clinician-instruction-responses.tsv").write_text(
-        "instruction_id\tannotator_num\tclinician_response\n1\tAnnotator_1\tSynthetic answer\n", encoding="utf-8")
+        "instruction_id\tannotator_num\tclinician_response\n1\tAnnotator_1\tSynthetic answer\n", encoding="utf-8"
+    )
     instance = load_from(medalign.BENCHMARK, tmp_path).instances[0]
     # HELM: target = 100,000 - 256 - tokens(template) - tokens(question); the EHR's last ``target`` tokens.
     template = medalign.template()

@@ -14,14 +14,25 @@ from pytest_medhelm.results import InstanceRecord, ResultsFile, aggregate
 CANDIDATE, PREVIOUS = "candidate", "previous"
 
 
-def run(model: str, scores: dict[str, Sequence[float]], *, first_id: int = 0,
-        categories: dict[str, str] | None = None) -> ResultsFile:
+def run(
+    model: str, scores: dict[str, Sequence[float]], *, first_id: int = 0, categories: dict[str, str] | None = None
+) -> ResultsFile:
     """A run of ``model``: per benchmark, instance i (from ``first_id``) scored ``scores[i]``."""
     categories = categories or {}
-    rows = [InstanceRecord(benchmark=benchmark, instance_id=f"i{first_id + i:04d}", model=model, score=score,
-                           metrics={"exact_match": score}, passed=score >= 1, normalized=score,
-                           category=categories.get(benchmark, "clinical_decision_support"))
-            for benchmark, values in scores.items() for i, score in enumerate(values)]
+    rows = [
+        InstanceRecord(
+            benchmark=benchmark,
+            instance_id=f"i{first_id + i:04d}",
+            model=model,
+            score=score,
+            metrics={"exact_match": score},
+            passed=score >= 1,
+            normalized=score,
+            category=categories.get(benchmark, "clinical_decision_support"),
+        )
+        for benchmark, values in scores.items()
+        for i, score in enumerate(values)
+    ]
     return aggregate(rows, models=[model])
 
 
@@ -50,8 +61,7 @@ def test_a_significant_drop_beyond_the_allowance_fails_with_the_numbers() -> Non
     assert check.numbers["p_value"] < 1e-9  # 40 discordant pairs, all one way: 2 * 0.5**40
     assert check.numbers["ci_low"] < -0.2 < check.numbers["ci_high"] < 0
     message = verdict.message()
-    for text in ("0.800 -> 0.600", "difference -0.200", "95% CI", "p = ", "exceeds the allowed 0.020",
-                 "significant"):
+    for text in ("0.800 -> 0.600", "difference -0.200", "95% CI", "p = ", "exceeds the allowed 0.020", "significant"):
         assert text in message
     assert verdict.nodeid == "medhelm::gate::med_qa"
 
@@ -141,10 +151,11 @@ def test_non_binary_scores_use_the_paired_bootstrap() -> None:
 def test_floors_per_benchmark_category_and_overall() -> None:
     categories = {"med_qa": "clinical_decision_support", "pubmed_qa": "medical_research"}
     new = run(CANDIDATE, {"med_qa": ones(10, 7), "pubmed_qa": ones(10, 3)}, categories=categories)
-    config = GateConfig(benchmarks={"med_qa": TargetThresholds(min_score=0.7),
-                                    "pubmed_qa": TargetThresholds(min_score=0.5)},
-                        categories={"medical_research": TargetThresholds(min_score=0.2)},
-                        overall=TargetThresholds(min_score=0.6))
+    config = GateConfig(
+        benchmarks={"med_qa": TargetThresholds(min_score=0.7), "pubmed_qa": TargetThresholds(min_score=0.5)},
+        categories={"medical_research": TargetThresholds(min_score=0.2)},
+        overall=TargetThresholds(min_score=0.6),
+    )
 
     verdicts = {v.name: v for v in evaluate(new, config)}
 
@@ -157,12 +168,16 @@ def test_floors_per_benchmark_category_and_overall() -> None:
 
 def test_a_floor_on_a_selected_benchmark_without_scores_fails_and_an_unselected_one_is_not_judged() -> None:
     new = run(CANDIDATE, {"med_qa": ones(10, 10)})
-    config = GateConfig(benchmarks={"medcalc_bench": TargetThresholds(min_score=0.1),
-                                    "ehr_sql": TargetThresholds(min_score=0.1)})
+    config = GateConfig(
+        benchmarks={"medcalc_bench": TargetThresholds(min_score=0.1), "ehr_sql": TargetThresholds(min_score=0.1)}
+    )
 
-    verdicts = evaluate(new, config, selected={"med_qa": "clinical_decision_support",
-                                               "medcalc_bench": "clinical_decision_support"},
-                        unscored={"medcalc_bench": "medcalc_bench: data not found"})
+    verdicts = evaluate(
+        new,
+        config,
+        selected={"med_qa": "clinical_decision_support", "medcalc_bench": "clinical_decision_support"},
+        unscored={"medcalc_bench": "medcalc_bench: data not found"},
+    )
 
     assert [v.name for v in verdicts] == ["medcalc_bench"]  # ehr_sql was not selected (-k, -m)
     assert not verdicts[0].passed and "not scored: medcalc_bench: data not found" in verdicts[0].message()
@@ -211,7 +226,8 @@ def test_several_models_get_one_gate_each_against_a_single_model_baseline() -> N
 def test_gates_from_pyproject_toml(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         "[project]\nname = 'x'\n\n[tool.medhelm.gates]\nmax_drop = 0.05\nalpha = 0.01\n"
-        "overall = {min_score = 0.5}\n[tool.medhelm.gates.benchmarks]\nmedcalc_bench = {min_score = 0.3}\n")
+        "overall = {min_score = 0.5}\n[tool.medhelm.gates.benchmarks]\nmedcalc_bench = {min_score = 0.3}\n"
+    )
 
     config, source = load_gate_config(tmp_path)
 
@@ -223,8 +239,9 @@ def test_gates_from_pyproject_toml(tmp_path: Path) -> None:
 
 def test_gates_from_medhelm_yaml_when_pyproject_has_none(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    (tmp_path / "medhelm.yaml").write_text("gates:\n  categories:\n    clinical_decision_support:\n"
-                                           "      min_score: 0.4\n      baseline: false\n")
+    (tmp_path / "medhelm.yaml").write_text(
+        "gates:\n  categories:\n    clinical_decision_support:\n      min_score: 0.4\n      baseline: false\n"
+    )
 
     config, source = load_gate_config(tmp_path)
 
@@ -236,12 +253,15 @@ def test_no_gates_file_means_no_gates(tmp_path: Path) -> None:
     assert load_gate_config(tmp_path) == (GateConfig(), None)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("gates:\n  benchmarks:\n    med_qa: {min_scor: 0.3}\n", "benchmarks.med_qa.min_scor: Extra inputs"),
-    ("gates:\n  overall: {min_score: 3}\n", "overall.min_score: Input should be less than or equal to 1"),
-    ("gates:\n  alpha: 0\n", "alpha: Input should be greater than 0"),
-    ("gates: [\n", "medhelm.yaml"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("gates:\n  benchmarks:\n    med_qa: {min_scor: 0.3}\n", "benchmarks.med_qa.min_scor: Extra inputs"),
+        ("gates:\n  overall: {min_score: 3}\n", "overall.min_score: Input should be less than or equal to 1"),
+        ("gates:\n  alpha: 0\n", "alpha: Input should be greater than 0"),
+        ("gates: [\n", "medhelm.yaml"),
+    ],
+)
 def test_a_bad_gates_file_names_the_file_and_the_field(tmp_path: Path, text: str, expected: str) -> None:
     (tmp_path / "medhelm.yaml").write_text(text)
 

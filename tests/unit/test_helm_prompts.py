@@ -43,6 +43,7 @@ def real_helm(shared_data: Path) -> helm.HelmPackage:
 
 # --- one place for each fact ---------------------------------------------------------------------
 
+
 def test_suite_modules_import_only_public_names() -> None:
     public = set(pytest_medhelm.__all__) | {"scorers", "metrics", "helm"}
     for path in suite_files():
@@ -81,8 +82,15 @@ def test_open_ended_is_one_declaration() -> None:
 
 
 def _toy(**kwargs) -> Benchmark:
-    fields = dict(id="aci_bench", name="Toy", access="public", source=Source(upstream="nowhere", how_to_get="nowhere"),
-                  to_instance=lambda r: None, prompt=Prompt(), max_tokens=5)
+    fields = dict(
+        id="aci_bench",
+        name="Toy",
+        access="public",
+        source=Source(upstream="nowhere", how_to_get="nowhere"),
+        to_instance=lambda r: None,
+        prompt=Prompt(),
+        max_tokens=5,
+    )
     return Benchmark(**{**fields, **kwargs})
 
 
@@ -110,6 +118,7 @@ def test_instance_caches_follow_the_suite_module_not_the_shared_helper() -> None
 
 # --- the fallback: no HELM package ---------------------------------------------------------------
 
+
 def test_without_the_wheel_every_benchmark_uses_its_own_wording_and_says_so(no_helm: None) -> None:
     assert helm.source() == "own"
     for benchmark in all_benchmarks():
@@ -127,6 +136,7 @@ def test_a_wheel_with_another_hash_stops_before_anything_runs(tmp_path: Path) ->
 
 
 # --- HELM's words by default ---------------------------------------------------------------------
+
 
 def test_with_the_wheel_every_benchmark_asks_in_helms_words(real_helm: helm.HelmPackage) -> None:
     for benchmark in all_benchmarks():
@@ -147,8 +157,15 @@ def test_helm_instruction_templates_fill_from_the_instance(real_helm: helm.HelmP
     clear = adapter_strings(real_helm, "clear")
     assert isinstance(clear.instructions, Template) and clear.instructions.fields == ("condition_display",)
     prompt = Prompt.from_helm(clear)
-    text = prompt.render(Instance(id="c", input="Synthetic note.", choices=("a", "b", "c"), correct=0,
-                                  extra={"condition_display": "synthetic condition"}))
+    text = prompt.render(
+        Instance(
+            id="c",
+            input="Synthetic note.",
+            choices=("a", "b", "c"),
+            correct=0,
+            extra={"condition_display": "synthetic condition"},
+        )
+    )
     assert "synthetic condition" in text.split("\n\n")[0]
 
 
@@ -157,8 +174,9 @@ def test_race_based_med_instance_text_is_helms_template(real_helm: helm.HelmPack
 
     record = {"Question": "Synthetic Q?", "Response": "Synthetic R.", "True/False": "True"}
     with_helm = race.to_instance(record)
-    template = helm.scenario(real_helm, "race_based_med_scenario").function(
-        "RaceBasedMedScenario.create_benchmark")["prompt"]
+    template = helm.scenario(real_helm, "race_based_med_scenario").function("RaceBasedMedScenario.create_benchmark")[
+        "prompt"
+    ]
     assert with_helm.input == template.fill(question="Synthetic Q?", response="Synthetic R.")
     helm.use(None)
     own = race.to_instance(record)
@@ -167,17 +185,32 @@ def test_race_based_med_instance_text_is_helms_template(real_helm: helm.HelmPack
 
 # --- the request body ----------------------------------------------------------------------------
 
+
 def test_openai_body_has_helms_fields_in_helms_order() -> None:
     registry = ModelRegistry.load()
     chat = registry.resolve("gpt-4o-2024-05-13").model_copy(update={"base_url": "http://127.0.0.1:9/v1", "params": {}})
     body = build_call(chat, ModelRequest(prompt="P", max_tokens=7)).body
-    assert list(body) == ["model", "messages", "temperature", "top_p", "n", "stop", "max_tokens",
-                          "presence_penalty", "frequency_penalty"]
+    assert list(body) == [
+        "model",
+        "messages",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "max_tokens",
+        "presence_penalty",
+        "frequency_penalty",
+    ]
     assert json.dumps({k: body[k] for k in list(body)[2:]}) == (
         '{"temperature": 0.0, "top_p": 1, "n": 1, "stop": null, "max_tokens": 7, '
-        '"presence_penalty": 0, "frequency_penalty": 0}')
+        '"presence_penalty": 0, "frequency_penalty": 0}'
+    )
     assert build_call(chat, ModelRequest(prompt="P", max_tokens=7, stop=("\n",))).body["stop"] == ["\n"]
     o3 = registry.resolve("o3-mini").model_copy(update={"base_url": "http://127.0.0.1:9/v1", "params": {}})
     body = build_call(o3, ModelRequest(prompt="P", max_tokens=7)).body
-    assert body == {"model": o3.model, "messages": [{"role": "user", "content": "P"}], "n": 1,
-                    "max_completion_tokens": 4000}
+    assert body == {
+        "model": o3.model,
+        "messages": [{"role": "user", "content": "P"}],
+        "n": 1,
+        "max_completion_tokens": 4000,
+    }

@@ -18,7 +18,7 @@ from pytest_medhelm.helm import HelmPackage, HelmPackageError, Template
 from pytest_medhelm.helm.extract import read_module
 from pytest_medhelm.helm.runspecs import ADAPTER_SPECS_FILE, RUN_SPECS_FILE
 
-BUILDERS = '''
+BUILDERS = """
 def format_instructions(instructions):
     return instructions + "\\n" if instructions else instructions
 
@@ -35,9 +35,9 @@ def get_generation_adapter_spec(instructions="", input_noun=None, newline_after_
         stop_sequences = ["\\n"]
     return AdapterSpec(instructions=instructions, max_tokens=max_tokens, stop_sequences=stop_sequences,
                        temperature=temperature)
-'''
+"""
 
-RUN_SPECS = '''
+RUN_SPECS = """
 @run_spec_function("toy_choice")
 def get_toy_choice_spec() -> RunSpec:
     adapter_spec = get_multiple_choice_adapter_spec(
@@ -66,7 +66,7 @@ def get_toy_notes_spec(colour: str) -> RunSpec:
 def get_toy_default_stop_spec() -> RunSpec:
     adapter_spec = get_generation_adapter_spec(instructions="Name a fruit.", output_noun="Fruit")
     return RunSpec(adapter_spec=adapter_spec)
-'''
+"""
 
 SCENARIO = '''
 from typing import Dict, Set
@@ -227,10 +227,14 @@ def test_read_module_reports_a_syntax_error_with_the_file_name() -> None:
 def test_download_wheel_pins_the_hash(tmp_path: Path) -> None:
     index = tmp_path / "index"
     index.mkdir()
-    _, digest = build_wheel(index, extra={"crfm_helm-0.5.16.dist-info/METADATA":
-                                          "Metadata-Version: 2.1\nName: crfm-helm\nVersion: 0.5.16\n",
-                                          "crfm_helm-0.5.16.dist-info/WHEEL": "Wheel-Version: 1.0\n",
-                                          "crfm_helm-0.5.16.dist-info/RECORD": ""})
+    _, digest = build_wheel(
+        index,
+        extra={
+            "crfm_helm-0.5.16.dist-info/METADATA": "Metadata-Version: 2.1\nName: crfm-helm\nVersion: 0.5.16\n",
+            "crfm_helm-0.5.16.dist-info/WHEEL": "Wheel-Version: 1.0\n",
+            "crfm_helm-0.5.16.dist-info/RECORD": "",
+        },
+    )
     offline = ("--no-index", "--find-links", str(index))
     with pytest.raises(HelmPackageError, match=f"sha256 is {digest}"):
         helm.download_wheel(tmp_path / "refused", pip_args=offline)
@@ -242,6 +246,7 @@ def test_download_wheel_pins_the_hash(tmp_path: Path) -> None:
 
 
 # --- the real wheel ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def real(shared_data: Path) -> HelmPackage:
@@ -267,6 +272,7 @@ def test_real_wheel_serves_scenarios_annotators_and_judges(real: HelmPackage) ->
     assert race["prompt"].fields == ("question", "response")
     criteria = helm.annotator(real, "aci_bench_annotator").assignment("ANNOTATION_CRITERIA")
     assert criteria and all("score" in keys for keys in criteria.values())
-    assert set(Template.from_format(helm.annotator(real, "aci_bench_annotator").assignment("PROMPT_TEMPLATE")).fields) \
-        >= {"QUESTION", "RESPONSE"}
+    assert set(
+        Template.from_format(helm.annotator(real, "aci_bench_annotator").assignment("PROMPT_TEMPLATE")).fields
+    ) >= {"QUESTION", "RESPONSE"}
     assert len(helm.judges(real)["judges"]) == 3

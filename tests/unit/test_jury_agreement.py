@@ -36,8 +36,17 @@ def write_ratings(path: Path, seed: int = 0) -> dict[str, dict[str, dict[str, fl
                 kind = "clinician" if rater.startswith("c") and rater != "claude" else "jury"
                 scores = [float(np.clip(round(quality + rng.normal(0, 0.9)), 1, 5)) for _ in CRITERIA]
                 composites[dataset][item_id][rater] = float(np.mean(scores))
-                rows += [{"dataset": dataset, "item_id": item_id, "rater": rater, "rater_kind": kind,
-                          "criterion": c, "score": s} for c, s in zip(CRITERIA, scores)]
+                rows += [
+                    {
+                        "dataset": dataset,
+                        "item_id": item_id,
+                        "rater": rater,
+                        "rater_kind": kind,
+                        "criterion": c,
+                        "score": s,
+                    }
+                    for c, s in zip(CRITERIA, scores)
+                ]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["dataset", "item_id", "rater", "rater_kind", "criterion", "score"])
         writer.writeheader()
@@ -46,8 +55,9 @@ def write_ratings(path: Path, seed: int = 0) -> dict[str, dict[str, dict[str, fl
 
 
 def pingouin(table: list[tuple[float, float]], form: str) -> tuple[float, tuple[float, float]]:
-    long = pd.DataFrame([(i, j, v) for i, row in enumerate(table) for j, v in enumerate(row)],
-                        columns=["item", "rater", "score"])
+    long = pd.DataFrame(
+        [(i, j, v) for i, row in enumerate(table) for j, v in enumerate(row)], columns=["item", "rater", "score"]
+    )
     old = pg.options.get("round.column.CI95")
     pg.options["round.column.CI95"] = None
     try:
@@ -61,9 +71,13 @@ def test_jury_and_clinician_agreement_equal_pingouin(tmp_path: Path) -> None:
     composites = write_ratings(tmp_path / "ratings.csv")
     result = agreement(read_ratings(tmp_path / "ratings.csv"))
 
-    jury_pairs = {d: [(np.mean([r[c] for c in ("c1", "c2", "c3") if c in r]),
-                       np.mean([r[j] for j in ("gpt", "llama", "claude")])) for r in items.values()]
-                  for d, items in composites.items()}
+    jury_pairs = {
+        d: [
+            (np.mean([r[c] for c in ("c1", "c2", "c3") if c in r]), np.mean([r[j] for j in ("gpt", "llama", "claude")]))
+            for r in items.values()
+        ]
+        for d, items in composites.items()
+    }
     raw = [p for pairs in jury_pairs.values() for p in pairs]
     section = result["jury_vs_clinicians"]
     assert section["items"] == 21
@@ -72,8 +86,7 @@ def test_jury_and_clinician_agreement_equal_pingouin(tmp_path: Path) -> None:
         assert section["plain"][form]["icc"] == pytest.approx(value, abs=1e-6)
         assert section["plain"][form]["ci95"] == pytest.approx(list(ci), abs=1e-6)
     # The paper's method: each rater z-scored within each dataset, pooled, ICC(3,k).
-    z = [p for pairs in jury_pairs.values()
-         for p in zip(zscore([a for a, _ in pairs]), zscore([b for _, b in pairs]))]
+    z = [p for pairs in jury_pairs.values() for p in zip(zscore([a for a, _ in pairs]), zscore([b for _, b in pairs]))]
     value, ci = pingouin(z, "ICC(3,k)")
     assert section["paper_method"]["icc"] == pytest.approx(value, abs=1e-6)
     assert section["paper_method"]["ci95"] == pytest.approx(list(ci), abs=1e-6)
@@ -83,8 +96,9 @@ def test_jury_and_clinician_agreement_equal_pingouin(tmp_path: Path) -> None:
     pairs = [(r["c1"], r["c2"]) for items in composites.values() for r in items.values()]
     value, _ = pingouin(pairs, "ICC(3,1)")
     assert clinicians["plain"]["ICC(3,1)"]["icc"] == pytest.approx(value, abs=1e-6)
-    assert result["all_clinicians"]["items"] == sum(1 for items in composites.values() for r in items.values()
-                                                    if "c3" in r)
+    assert result["all_clinicians"]["items"] == sum(
+        1 for items in composites.values() for r in items.values() if "c3" in r
+    )
 
 
 def test_the_command_prints_the_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,14 +111,18 @@ def test_the_command_prints_the_table_and_json(tmp_path: Path, capsys: pytest.Ca
     assert data["jury_vs_clinicians"]["paper_method"]["form"] == "ICC(3,k)"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("item_id,rater,score\n1,c1,3\n", "line 1: missing column(s) rater_kind"),
-    ("item_id,rater,rater_kind,score\n1,c1,nurse,3\n", "line 2, column rater_kind: 'nurse'"),
-    ("item_id,rater,rater_kind,score\n1,c1,clinician,3\n2,c1,clinician,good\n", "line 3, column score: 'good'"),
-    ("item_id,rater,rater_kind,score\n1,,clinician,3\n", "line 2, column rater: empty"),
-])
-def test_bad_ratings_name_the_file_line_and_column(tmp_path: Path, text: str, message: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("item_id,rater,score\n1,c1,3\n", "line 1: missing column(s) rater_kind"),
+        ("item_id,rater,rater_kind,score\n1,c1,nurse,3\n", "line 2, column rater_kind: 'nurse'"),
+        ("item_id,rater,rater_kind,score\n1,c1,clinician,3\n2,c1,clinician,good\n", "line 3, column score: 'good'"),
+        ("item_id,rater,rater_kind,score\n1,,clinician,3\n", "line 2, column rater: empty"),
+    ],
+)
+def test_bad_ratings_name_the_file_line_and_column(
+    tmp_path: Path, text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RatingsError, match="bad.csv"):

@@ -21,15 +21,22 @@ from pytest_medhelm.testserver import Fault, TestServer
 
 PROMPT = JuryPrompt(
     template="Grade the answer.\n<q>\n{QUESTION}\n</q>\n<response>\n{RESPONSE}\n</response>\n"
-             "<gold_response>\n{GOLD_RESPONSE}\n</gold_response>\nLiteral {braces} stay.",
-    criteria={"accuracy": ("explanation", "score"), "completeness": ("explanation", "score"),
-              "clarity": ("explanation", "score")})
+    "<gold_response>\n{GOLD_RESPONSE}\n</gold_response>\nLiteral {braces} stay.",
+    criteria={
+        "accuracy": ("explanation", "score"),
+        "completeness": ("explanation", "score"),
+        "clarity": ("explanation", "score"),
+    },
+)
 
 
 def verdict(accuracy: Any, completeness: Any, clarity: Any) -> str:
-    return json.dumps({name: {"score": score, "explanation": f"{name} reason"}
-                       for name, score in (("accuracy", accuracy), ("completeness", completeness),
-                                           ("clarity", clarity))})
+    return json.dumps(
+        {
+            name: {"score": score, "explanation": f"{name} reason"}
+            for name, score in (("accuracy", accuracy), ("completeness", completeness), ("clarity", clarity))
+        }
+    )
 
 
 class Judges:
@@ -44,8 +51,14 @@ class Judges:
         return script.pop(0) if len(script) > 1 else script[0]
 
     def model(self, key: str, provider: str = "openai", **fields: Any) -> ModelConfig:
-        values: dict[str, Any] = {"name": f"judge-{key}", "provider": provider, "model": f"judge-{key}-model",
-                                  "base_url": self.server.url, "timeout_s": 10.0, **fields}
+        values: dict[str, Any] = {
+            "name": f"judge-{key}",
+            "provider": provider,
+            "model": f"judge-{key}-model",
+            "base_url": self.server.url,
+            "timeout_s": 10.0,
+            **fields,
+        }
         return ModelConfig(**values)
 
     def jury(self, **replies: str | list[str]) -> Jury:
@@ -70,8 +83,9 @@ def engine() -> Iterator[Engine]:
 
 
 def run(engine: Engine, jury: Jury, answer: str = "The patient has asthma.") -> JuryResult:
-    return engine.submit(jury.judge(engine, PROMPT, question="Visit transcript $X", answer=answer,
-                                    gold="Asthma.")).result()
+    return engine.submit(
+        jury.judge(engine, PROMPT, question="Visit transcript $X", answer=answer, gold="Asthma.")
+    ).result()
 
 
 def test_three_usable_judges_mean_of_nine_scores(judges: Judges, engine: Engine) -> None:
@@ -81,8 +95,11 @@ def test_three_usable_judges_mean_of_nine_scores(judges: Judges, engine: Engine)
     assert result.normalized == pytest.approx((33 / 9 - 1) / 4)
     assert result.score_repaired == pytest.approx(33 / 9)
     assert [v.usable for v in result.verdicts] == [True, True, True]
-    assert result.verdicts[0].explanations == {"accuracy": "accuracy reason", "completeness": "completeness reason",
-                                               "clarity": "clarity reason"}
+    assert result.verdicts[0].explanations == {
+        "accuracy": "accuracy reason",
+        "completeness": "completeness reason",
+        "clarity": "clarity reason",
+    }
     metrics = result.metrics("aci_bench_accuracy")
     assert metrics["aci_bench_accuracy"] == pytest.approx(33 / 9) and metrics["jury_failed_judges"] == 0
 
@@ -132,13 +149,19 @@ def test_empty_answer_is_not_judged_and_scores_the_default(judges: Judges, engin
 
 
 def test_unparseable_reply_is_repaired_for_the_repaired_score_only(judges: Judges, engine: Engine) -> None:
-    jury = judges.jury(gpt=verdict(5, 5, 5), llama=["My scores: accuracy four.", verdict(1, 1, 1)],
-                       claude=verdict(5, 5, 5).replace("}}", "},}"))  # trailing comma: read leniently
+    jury = judges.jury(
+        gpt=verdict(5, 5, 5),
+        llama=["My scores: accuracy four.", verdict(1, 1, 1)],
+        claude=verdict(5, 5, 5).replace("}}", "},}"),
+    )  # trailing comma: read leniently
     result = run(engine, jury)
     assert result.score == pytest.approx(5.0)  # HELM keeps gpt only
     gpt, llama, claude = result.verdicts
-    assert llama.repaired_by == "repair prompt" and llama.repaired_scores == {"accuracy": 1, "completeness": 1,
-                                                                              "clarity": 1}
+    assert llama.repaired_by == "repair prompt" and llama.repaired_scores == {
+        "accuracy": 1,
+        "completeness": 1,
+        "clarity": 1,
+    }
     assert claude.repaired_by == "lenient" and claude.calls == 1
     assert result.score_repaired == pytest.approx((15 + 3 + 15) / 9)
     repair = [b for b in judges.server.requests if b["model"] == "judge-llama-model"][1]

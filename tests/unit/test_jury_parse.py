@@ -11,15 +11,21 @@ import pytest
 
 from pytest_medhelm.jury.parse import helm_extract, helm_scores, parse_helm, parse_lenient
 
-CRITERIA = {"accuracy": ("explanation", "score"), "completeness": ("explanation", "score"),
-            "clarity": ("explanation", "score")}
+CRITERIA = {
+    "accuracy": ("explanation", "score"),
+    "completeness": ("explanation", "score"),
+    "clarity": ("explanation", "score"),
+}
 SCALE = (1.0, 5.0)
 
 
 def reply(accuracy=4, completeness=3, clarity=5, **extra) -> str:
-    body = {"accuracy": {"score": accuracy, "explanation": "Facts match the note."},
-            "completeness": {"score": completeness, "explanation": "Misses the allergy."},
-            "clarity": {"score": clarity, "explanation": "Well organised."}, **extra}
+    body = {
+        "accuracy": {"score": accuracy, "explanation": "Facts match the note."},
+        "completeness": {"score": completeness, "explanation": "Misses the allergy."},
+        "clarity": {"score": clarity, "explanation": "Well organised."},
+        **extra,
+    }
     return json.dumps(body, indent=2)
 
 
@@ -53,7 +59,9 @@ def test_trailing_comma_fails_helm_and_is_read_by_the_lenient_parser() -> None:
 
 
 def test_missing_criterion_or_key_fails_the_judge() -> None:
-    no_clarity = json.dumps({"accuracy": {"score": 4, "explanation": "x"}, "completeness": {"score": 4, "explanation": "y"}})
+    no_clarity = json.dumps(
+        {"accuracy": {"score": 4, "explanation": "x"}, "completeness": {"score": 4, "explanation": "y"}}
+    )
     assert parse_helm(no_clarity, CRITERIA).problem == "no 'clarity' criterion"
     no_explanation = reply().replace('"explanation": "Well organised."', '"why": "Well organised."')
     assert parse_helm(no_explanation, CRITERIA).problem == "criterion 'clarity' has no 'explanation'"
@@ -79,7 +87,10 @@ def test_extra_keys_count_in_helms_mean() -> None:
     parsed = parse_helm(reply(safety={"score": 1, "explanation": "extra"}), CRITERIA)
     assert helm_scores(parsed.annotation) == ([4, 3, 5, 1], "")
     assert parse_lenient(reply(safety={"score": 1}), list(CRITERIA), SCALE).scores == {
-        "accuracy": 4, "completeness": 3, "clarity": 5}
+        "accuracy": 4,
+        "completeness": 3,
+        "clarity": 5,
+    }
 
 
 def test_out_of_range_scores_are_not_clamped_by_helm() -> None:

@@ -15,8 +15,14 @@ krippendorff = pytest.importorskip("krippendorff", reason="krippendorff is a tes
 # Shrout & Fleiss (1979), Table 2: six targets rated by four judges (the ICC paper's own example).
 SHROUT_FLEISS = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
 # Their published values: ICC(1,1) .17, ICC(2,1) .29, ICC(3,1) .71, ICC(1,k) .44, ICC(2,k) .62, ICC(3,k) .91.
-SHROUT_FLEISS_PUBLISHED = {"ICC(1,1)": 0.17, "ICC(2,1)": 0.29, "ICC(3,1)": 0.71,
-                           "ICC(1,k)": 0.44, "ICC(2,k)": 0.62, "ICC(3,k)": 0.91}
+SHROUT_FLEISS_PUBLISHED = {
+    "ICC(1,1)": 0.17,
+    "ICC(2,1)": 0.29,
+    "ICC(3,1)": 0.71,
+    "ICC(1,k)": 0.44,
+    "ICC(2,k)": 0.62,
+    "ICC(3,k)": 0.91,
+}
 
 
 def pingouin_icc(table: np.ndarray) -> pd.DataFrame:

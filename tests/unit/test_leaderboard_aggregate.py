@@ -10,20 +10,44 @@ from pytest_medhelm.results import InstanceRecord, aggregate
 IDS = frozenset({"med_qa", "pubmed_qa", "aci_bench"})
 
 
-def row(benchmark: str, model: str, instance: str, score: float, *, category: str = "clinical_decision_support",
-        subcategory: str = "Supporting Diagnostic Decisions", scale: tuple[float, float] = (0.0, 1.0),
-        run: str = "", **usage: float) -> InstanceRecord:
-    return InstanceRecord(benchmark=benchmark, instance_id=instance, model=model, score=score, metrics={"m": score},
-                          passed=score >= 1, category=category, subcategory=subcategory, run=run,
-                          normalized=(score - scale[0]) / (scale[1] - scale[0]), scale=list(scale), **usage)
+def row(
+    benchmark: str,
+    model: str,
+    instance: str,
+    score: float,
+    *,
+    category: str = "clinical_decision_support",
+    subcategory: str = "Supporting Diagnostic Decisions",
+    scale: tuple[float, float] = (0.0, 1.0),
+    run: str = "",
+    **usage: float,
+) -> InstanceRecord:
+    return InstanceRecord(
+        benchmark=benchmark,
+        instance_id=instance,
+        model=model,
+        score=score,
+        metrics={"m": score},
+        passed=score >= 1,
+        category=category,
+        subcategory=subcategory,
+        run=run,
+        normalized=(score - scale[0]) / (scale[1] - scale[0]),
+        scale=list(scale),
+        **usage,
+    )
 
 
 def test_custom_scores_stay_out_of_medhelms_means_and_win_rates() -> None:
-    rows = [row("med_qa", "A", "1", 1.0), row("med_qa", "B", "1", 0.0),
-            # B wins a custom benchmark declared in a MedHELM category, and a medhelm_record score.
-            row("ed_triage", "A", "t1", 0.0), row("ed_triage", "B", "t1", 1.0),
-            row("triage_smoke", "A", "x", 0.0, category="custom", subcategory="custom"),
-            row("triage_smoke", "B", "x", 1.0, category="custom", subcategory="custom")]
+    rows = [
+        row("med_qa", "A", "1", 1.0),
+        row("med_qa", "B", "1", 0.0),
+        # B wins a custom benchmark declared in a MedHELM category, and a medhelm_record score.
+        row("ed_triage", "A", "t1", 0.0),
+        row("ed_triage", "B", "t1", 1.0),
+        row("triage_smoke", "A", "x", 0.0, category="custom", subcategory="custom"),
+        row("triage_smoke", "B", "x", 1.0, category="custom", subcategory="custom"),
+    ]
     results = aggregate(rows, medhelm_ids=IDS)
     assert results.benchmarks["ed_triage"].group == "custom" and results.benchmarks["triage_smoke"].group == "custom"
     assert results.benchmarks["med_qa"].group == "medhelm"
@@ -36,8 +60,18 @@ def test_custom_scores_stay_out_of_medhelms_means_and_win_rates() -> None:
 
 
 def test_jury_scores_are_normalised_for_means_but_cells_keep_their_scale() -> None:
-    rows = [row("aci_bench", "A", str(i), s, category="clinical_note_generation", subcategory="Documenting Patient Visits",
-                scale=(1.0, 5.0)) for i, s in enumerate([5.0, 3.0])]
+    rows = [
+        row(
+            "aci_bench",
+            "A",
+            str(i),
+            s,
+            category="clinical_note_generation",
+            subcategory="Documenting Patient Visits",
+            scale=(1.0, 5.0),
+        )
+        for i, s in enumerate([5.0, 3.0])
+    ]
     rows += [row("med_qa", "A", "1", 1.0)]
     results = aggregate(rows, medhelm_ids=IDS)
     cell = results.benchmarks["aci_bench"].scores["A"]
@@ -50,8 +84,10 @@ def test_jury_scores_are_normalised_for_means_but_cells_keep_their_scale() -> No
 
 
 def test_cost_is_split_into_benchmark_and_jury_and_per_point() -> None:
-    rows = [row("med_qa", "A", "1", 1.0, cost_usd=0.25, input_tokens=100, output_tokens=10),
-            row("med_qa", "A", "2", 0.0, cost_usd=0.5, input_tokens=200, output_tokens=20)]
+    rows = [
+        row("med_qa", "A", "1", 1.0, cost_usd=0.25, input_tokens=100, output_tokens=10),
+        row("med_qa", "A", "2", 0.0, cost_usd=0.5, input_tokens=200, output_tokens=20),
+    ]
     for record in rows:
         record.jury_cost_usd = 0.125  # the jury's share of the item's cost
     totals = aggregate(rows, medhelm_ids=IDS).totals["A"]

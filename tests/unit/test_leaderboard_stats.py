@@ -68,7 +68,7 @@ def test_mcnemar_exact_known_answers() -> None:
     b = [0.0] * 10 + [1.0] * 5 + [0.0] * 5
     test = mcnemar_exact(a, b)
     assert test.discordant == (10, 0)
-    assert test.p_value == pytest.approx(2 * 0.5 ** 10)
+    assert test.p_value == pytest.approx(2 * 0.5**10)
     assert test.difference == pytest.approx(0.5)
     assert test.significant()
     # Balanced discordance (3 vs 3): p = 1; no discordance at all: p = 1.
@@ -125,4 +125,4 @@ def test_derived_seeds_are_stable_and_distinct() -> None:
     assert derive_seed(0, "pubmed_qa") == derive_seed(0, "pubmed_qa")
     assert derive_seed(0, "pubmed_qa") != derive_seed(0, "med_qa")
     assert derive_seed(0, "pubmed_qa") != derive_seed(1, "pubmed_qa")
-    assert 0 <= derive_seed(0, "x") < 2 ** 64 and not math.isnan(derive_seed(0, "x"))
+    assert 0 <= derive_seed(0, "x") < 2**64 and not math.isnan(derive_seed(0, "x"))

@@ -25,7 +25,7 @@ def test_missing_cells_are_skipped_per_column() -> None:
     table = {
         "b1": {"A": 0.9, "B": 0.5, "C": 0.1},
         "b2": {"A": None, "B": 0.5, "C": 0.6},  # A missing: B and C compared out of 1
-        "b3": {"A": 0.2},                        # one value: column skipped
+        "b3": {"A": 0.2},  # one value: column skipped
     }
     rates = mean_win_rates(table)
     # A: b1 only -> 1.0. B: b1 0.5, b2 0 -> 0.25. C: b1 0, b2 1 -> 0.5.
@@ -68,8 +68,10 @@ def test_vectorised_form_matches_the_reference() -> None:
     cells[rng.random(cells.shape) < 0.2] = np.nan
     fast = mean_win_rates_array(cells)
     for r in range(cells.shape[0]):
-        table = {f"c{c}": {m: (None if np.isnan(cells[r, c, i]) else cells[r, c, i]) for i, m in enumerate(models)}
-                 for c in range(cells.shape[1])}
+        table = {
+            f"c{c}": {m: (None if np.isnan(cells[r, c, i]) else cells[r, c, i]) for i, m in enumerate(models)}
+            for c in range(cells.shape[1])
+        }
         slow = mean_win_rates(table, models)
         for i, model in enumerate(models):
             if slow[model] is None:

@@ -50,30 +50,55 @@ def write_csv_gz(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 # ------------------------------------------------------------------ EHRSHOT
-def ehrshot_export(root: Path, *, events: list[tuple[int, datetime | None, str]],
-                   labels: dict[str, list[tuple[int, datetime, bool]]]) -> Path:
+def ehrshot_export(
+    root: Path, *, events: list[tuple[int, datetime | None, str]], labels: dict[str, list[tuple[int, datetime, bool]]]
+) -> Path:
     folder = root / "ehrshot"
     (folder / "data").mkdir(parents=True)
     ids, times, codes = zip(*events)
-    pa.parquet.write_table(pa.table({"subject_id": pa.array(ids, pa.int64()), "time": pa.array(times, pa.timestamp("us")),
-                                     "code": pa.array(codes, pa.string())}), folder / "data" / "data.parquet")
+    pa.parquet.write_table(
+        pa.table(
+            {
+                "subject_id": pa.array(ids, pa.int64()),
+                "time": pa.array(times, pa.timestamp("us")),
+                "code": pa.array(codes, pa.string()),
+            }
+        ),
+        folder / "data" / "data.parquet",
+    )
     for task in ehrshot.TASKS:
         rows = labels.get(task, [(1, T0 + timedelta(days=9), False)])
         (folder / "labels" / task).mkdir(parents=True)
         subject, when, value = zip(*rows)
-        pa.parquet.write_table(pa.table({"subject_id": pa.array(subject, pa.int64()),
-                                         "prediction_time": pa.array(when, pa.timestamp("us")),
-                                         "boolean_value": pa.array(value, pa.bool_())}),
-                               folder / "labels" / task / "labels.parquet")
+        pa.parquet.write_table(
+            pa.table(
+                {
+                    "subject_id": pa.array(subject, pa.int64()),
+                    "prediction_time": pa.array(when, pa.timestamp("us")),
+                    "boolean_value": pa.array(value, pa.bool_()),
+                }
+            ),
+            folder / "labels" / task / "labels.parquet",
+        )
     return folder
 
 
 def test_ehrshot_lists_codes_up_to_the_prediction_time_one_run_per_task(tmp_path: Path) -> None:
-    events = [(2, T0 + timedelta(days=1), "SYNTH/B1"), (1, T0 + timedelta(days=2), "SYNTH/A2"),
-              (1, T0 + timedelta(days=1), "SYNTH/A1"), (1, None, "SYNTH/STATIC"), (1, T0 + timedelta(days=5), "SYNTH/A5")]
-    ehrshot_export(tmp_path, events=events, labels={
-        "guo_readmission": [(1, T0 + timedelta(days=3), True), (2, T0 + timedelta(days=3), False)],
-        "lab_anemia": [(1, T0 + timedelta(days=5), False)]})
+    events = [
+        (2, T0 + timedelta(days=1), "SYNTH/B1"),
+        (1, T0 + timedelta(days=2), "SYNTH/A2"),
+        (1, T0 + timedelta(days=1), "SYNTH/A1"),
+        (1, None, "SYNTH/STATIC"),
+        (1, T0 + timedelta(days=5), "SYNTH/A5"),
+    ]
+    ehrshot_export(
+        tmp_path,
+        events=events,
+        labels={
+            "guo_readmission": [(1, T0 + timedelta(days=3), True), (2, T0 + timedelta(days=3), False)],
+            "lab_anemia": [(1, T0 + timedelta(days=5), False)],
+        },
+    )
     loaded = load_from(ehrshot.BENCHMARK, tmp_path)
     by_id = {i.id: i for i in loaded.instances}
     readmit = by_id["guo_readmission-1-2020-01-04T00:00:00"]
@@ -96,9 +121,17 @@ def test_ehrshot_lists_codes_up_to_the_prediction_time_one_run_per_task(tmp_path
 
 def test_ehrshot_drops_prompts_over_100k_tokens(tmp_path: Path) -> None:
     many = [(1, T0 + timedelta(minutes=i), f"SYNTH/{1000000 + i}") for i in range(14_000)]
-    ehrshot_export(tmp_path, events=[*many, (2, T0, "SYNTH/B1")], labels={
-        "guo_readmission": [(1, T0 + timedelta(days=30), True), (1, T0 + timedelta(minutes=10), True),
-                            (2, T0 + timedelta(days=30), False)]})
+    ehrshot_export(
+        tmp_path,
+        events=[*many, (2, T0, "SYNTH/B1")],
+        labels={
+            "guo_readmission": [
+                (1, T0 + timedelta(days=30), True),
+                (1, T0 + timedelta(minutes=10), True),
+                (2, T0 + timedelta(days=30), False),
+            ]
+        },
+    )
     ids = [i.id for i in load_from(ehrshot.BENCHMARK, tmp_path).instances if i.run == "guo_readmission"]
     assert tokens.count("\n".join(f"- {code}" for _, _, code in many)) > 100_000
     assert ids == ["guo_readmission-1-2020-01-01T00:10:00", "guo_readmission-2-2020-01-31T00:00:00"]
@@ -114,8 +147,9 @@ def test_ehrshot_lab_task_keeps_pandas_sample_of_10000_labels_in_helms_order_and
     # pandas' DataFrame.sample(n=10000, random_state=1) is RandomState(1).choice(n, 10000, replace=False).
     expected = np.random.RandomState(1).choice(n, 10_000, replace=False)
     # HELM's instances follow the labels sorted by (subject, time) ...
-    assert [i.id for i in lab] == [f"lab_anemia-1-{(T0 + timedelta(minutes=int(k))).isoformat()}"
-                                   for k in sorted(expected)]
+    assert [i.id for i in lab] == [
+        f"lab_anemia-1-{(T0 + timedelta(minutes=int(k))).isoformat()}" for k in sorted(expected)
+    ]
     # ... and take their labels from the sampled file order: the k-th prompt gets the k-th sampled label.
     assert [i.gold for i in lab[:50]] == ["yes" if k % 2 == 0 else "no" for k in expected[:50]]
     # The correct pairing is kept beside it and scored as exact_match_pairing_corrected.
@@ -156,28 +190,39 @@ def medalign_files(folder: Path, *, ehr: str = "<eventstream>SYNTHETIC EHR 10</e
     (folder / "clinician-reviewed-model-responses.tsv").write_text(
         "instruction_id\tquestion\tperson_id\tmodel_response\n"
         "1\tSynthetic question one?\t10\tr1\n1\tSynthetic question one?\t10\tr2\n"
-        "2\tSynthetic question two?\t20\tr3\n")
+        "2\tSynthetic question two?\t20\tr3\n"
+    )
     (folder / "clinician-instruction-responses.tsv").write_text(
         "instruction_id\tannotator_num\tclinician_response\n"
         "2\tAnnotator_1\tSynthetic answer two\n1\tAnnotator_2\tnot used\n1\tAnnotator_1\tSynthetic answer one\n"
-        "3\tAnnotator_1\tno such instruction\n")
+        "3\tAnnotator_1\tno such instruction\n"
+    )
 
 
 def test_medalign_joins_annotator_1_answers_with_instructions_and_ehr(tmp_path: Path) -> None:
     folder = tmp_path / "held-elsewhere"
     medalign_files(folder)
     loaded = load(medalign.BENCHMARK, DataSettings(paths={"medalign": folder}), cap=1000)
-    assert [(i.id, i.reference) for i in loaded.instances] == [("2", "Synthetic answer two"), ("1", "Synthetic answer one")]
+    assert [(i.id, i.reference) for i in loaded.instances] == [
+        ("2", "Synthetic answer two"),
+        ("1", "Synthetic answer one"),
+    ]
     one = loaded.instances[1]
     assert one.input.startswith("\nQuestion: Instruction: ")
-    assert "EHR: <eventstream>SYNTHETIC EHR 10</eventstream>\n\nQuestion: Synthetic question one?\n\nAnswer:" in one.input
+    assert (
+        "EHR: <eventstream>SYNTHETIC EHR 10</eventstream>\n\nQuestion: Synthetic question one?\n\nAnswer:" in one.input
+    )
     assert medalign.BENCHMARK.render(one) == one.input + "\n"  # no instructions, no output cue
 
 
 def test_medalign_keeps_the_most_recent_part_of_a_long_ehr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(medalign, "CONTEXT", medalign.ANSWER + 60)
-    record = {"instruction_id": "1", "question": "Synthetic question?", "clinician_response": "x",
-              "ehr": " ".join(f"oldevent{i}" for i in range(200)) + " NEWEST"}
+    record = {
+        "instruction_id": "1",
+        "question": "Synthetic question?",
+        "clinician_response": "x",
+        "ehr": " ".join(f"oldevent{i}" for i in range(200)) + " NEWEST",
+    }
     text = medalign.to_instance(record).input
     assert "NEWEST" in text and "oldevent0 " not in text and "oldevent199" in text
 
@@ -193,32 +238,77 @@ def test_medalign_missing_ehr_file_names_the_instruction_row(tmp_path: Path) -> 
 
 # ------------------------------------------------------------------ DischargeMe
 def dischargeme_files(base: Path) -> None:
-    write_csv_gz(base / "diagnosis.csv.gz", [
-        {"subject_id": "200", "stay_id": "1", "icd_title": "synthetic"}, {"subject_id": "100", "stay_id": "2", "icd_title": "s"},
-        {"subject_id": "200", "stay_id": "3", "icd_title": "s"}, {"subject_id": "300", "stay_id": "4", "icd_title": "s"}])
-    write_csv_gz(base / "triage.csv.gz", [{"subject_id": "100", "stay_id": "2"}, {"subject_id": "200", "stay_id": "1"},
-                                          {"subject_id": "300", "stay_id": "4"}])
-    write_csv_gz(base / "discharge.csv.gz", [
-        {"note_id": "n1", "subject_id": "100", "hadm_id": "11", "text": "SYNTHETIC NOTE 1\nCOURSE ONE\nINSTRUCT ONE"},
-        {"note_id": "n2", "subject_id": "200", "hadm_id": "21", "text": "SYNTHETIC NOTE 2\nCOURSE TWO\nINSTRUCT TWO"},
-        {"note_id": "n3", "subject_id": "300", "hadm_id": "31", "text": "SYNTHETIC NOTE 3, no radiology"}])
-    write_csv_gz(base / "radiology.csv.gz", [
-        {"note_id": "r1", "subject_id": "100", "hadm_id": "11", "text": "SYNTHETIC XRAY 1"},
-        {"note_id": "r2", "subject_id": "100", "hadm_id": "11", "text": "SYNTHETIC XRAY 1 (second)"},
-        {"note_id": "r3", "subject_id": "200", "hadm_id": "21", "text": "SYNTHETIC XRAY 2"}])
-    write_csv_gz(base / "edstays.csv.gz", [{"subject_id": s, "hadm_id": h, "stay_id": "9"}
-                                           for s, h in (("100", "11"), ("200", "21"), ("300", "31"))])
-    write_csv_gz(base / "discharge_target.csv.gz", [
-        {"note_id": n, "hadm_id": h, "discharge_instructions": f"INSTRUCT {w}", "brief_hospital_course": f"COURSE {w}"}
-        for n, h, w in (("n1", "11", "ONE"), ("n2", "21", "TWO"), ("n3", "31", "THREE"))])
+    write_csv_gz(
+        base / "diagnosis.csv.gz",
+        [
+            {"subject_id": "200", "stay_id": "1", "icd_title": "synthetic"},
+            {"subject_id": "100", "stay_id": "2", "icd_title": "s"},
+            {"subject_id": "200", "stay_id": "3", "icd_title": "s"},
+            {"subject_id": "300", "stay_id": "4", "icd_title": "s"},
+        ],
+    )
+    write_csv_gz(
+        base / "triage.csv.gz",
+        [
+            {"subject_id": "100", "stay_id": "2"},
+            {"subject_id": "200", "stay_id": "1"},
+            {"subject_id": "300", "stay_id": "4"},
+        ],
+    )
+    write_csv_gz(
+        base / "discharge.csv.gz",
+        [
+            {
+                "note_id": "n1",
+                "subject_id": "100",
+                "hadm_id": "11",
+                "text": "SYNTHETIC NOTE 1\nCOURSE ONE\nINSTRUCT ONE",
+            },
+            {
+                "note_id": "n2",
+                "subject_id": "200",
+                "hadm_id": "21",
+                "text": "SYNTHETIC NOTE 2\nCOURSE TWO\nINSTRUCT TWO",
+            },
+            {"note_id": "n3", "subject_id": "300", "hadm_id": "31", "text": "SYNTHETIC NOTE 3, no radiology"},
+        ],
+    )
+    write_csv_gz(
+        base / "radiology.csv.gz",
+        [
+            {"note_id": "r1", "subject_id": "100", "hadm_id": "11", "text": "SYNTHETIC XRAY 1"},
+            {"note_id": "r2", "subject_id": "100", "hadm_id": "11", "text": "SYNTHETIC XRAY 1 (second)"},
+            {"note_id": "r3", "subject_id": "200", "hadm_id": "21", "text": "SYNTHETIC XRAY 2"},
+        ],
+    )
+    write_csv_gz(
+        base / "edstays.csv.gz",
+        [{"subject_id": s, "hadm_id": h, "stay_id": "9"} for s, h in (("100", "11"), ("200", "21"), ("300", "31"))],
+    )
+    write_csv_gz(
+        base / "discharge_target.csv.gz",
+        [
+            {
+                "note_id": n,
+                "hadm_id": h,
+                "discharge_instructions": f"INSTRUCT {w}",
+                "brief_hospital_course": f"COURSE {w}",
+            }
+            for n, h, w in (("n1", "11", "ONE"), ("n2", "21", "TWO"), ("n3", "31", "THREE"))
+        ],
+    )
 
 
 def test_dischargeme_two_instances_per_admission_with_the_target_section_removed(tmp_path: Path) -> None:
     dischargeme_files(tmp_path / "dischargeme")
     loaded = load_from(dischargeme.BENCHMARK, tmp_path)
     # Subjects in diagnosis order (200 before 100); admission 31 has no radiology report.
-    assert [i.id for i in loaded.instances] == ["21-brief_hospital_course", "21-discharge_instructions",
-                                                "11-brief_hospital_course", "11-discharge_instructions"]
+    assert [i.id for i in loaded.instances] == [
+        "21-brief_hospital_course",
+        "21-discharge_instructions",
+        "11-brief_hospital_course",
+        "11-discharge_instructions",
+    ]
     course, instructions = loaded.instances[2], loaded.instances[3]
     assert course.reference == "COURSE ONE" and instructions.reference == "INSTRUCT ONE"
     assert "COURSE ONE" not in course.input and "INSTRUCT ONE" in course.input
@@ -237,13 +327,20 @@ def test_dischargeme_reads_physionets_own_folder_tree(tmp_path: Path) -> None:
 def test_mimic_bhc_reads_json_lines_and_skips_empty_pairs(tmp_path: Path) -> None:
     folder = tmp_path / "mimic_bhc"
     folder.mkdir()
-    lines = [{"input": "SYNTHETIC NOTE 1", "target": "SYNTHETIC COURSE 1"}, {"input": "", "target": "x"},
-             {"input": "SYNTHETIC NOTE 3", "target": "SYNTHETIC COURSE 3"}]
+    lines = [
+        {"input": "SYNTHETIC NOTE 1", "target": "SYNTHETIC COURSE 1"},
+        {"input": "", "target": "x"},
+        {"input": "SYNTHETIC NOTE 3", "target": "SYNTHETIC COURSE 3"},
+    ]
     (folder / "mimic_iv_bhc.json").write_text("\n".join(json.dumps(line) for line in lines))
     loaded = load_from(mimic_bhc.BENCHMARK, tmp_path)
-    assert [(i.id, i.reference) for i in loaded.instances] == [("line1", "SYNTHETIC COURSE 1"), ("line3", "SYNTHETIC COURSE 3")]
+    assert [(i.id, i.reference) for i in loaded.instances] == [
+        ("line1", "SYNTHETIC COURSE 1"),
+        ("line3", "SYNTHETIC COURSE 3"),
+    ]
     assert mimic_bhc.BENCHMARK.render(loaded.instances[0]).endswith(
-        "\n\nClinical Note:\nSYNTHETIC NOTE 1\nBrief Hospital Course:")
+        "\n\nClinical Note:\nSYNTHETIC NOTE 1\nBrief Hospital Course:"
+    )
 
 
 def test_mimic_bhc_line_without_target_is_an_error(tmp_path: Path) -> None:
@@ -261,7 +358,9 @@ def test_mimic_rrs_pairs_lines_and_rejects_misaligned_files(tmp_path: Path) -> N
     (folder / "test.impression.tok").write_text("no acute process .\nunused .\nsmall effusion .\n")
     loaded = load(mimic_rrs.BENCHMARK, DataSettings(paths={"mimic_rrs": folder}), cap=1000)
     assert [(i.id, i.input, i.reference) for i in loaded.instances] == [
-        ("line1", "synthetic lungs clear .", "no acute process ."), ("line3", "synthetic small effusion .", "small effusion .")]
+        ("line1", "synthetic lungs clear .", "no acute process ."),
+        ("line3", "synthetic small effusion .", "small effusion ."),
+    ]
     assert mimic_rrs.BENCHMARK.render(loaded.instances[0]).endswith("Findings:\nsynthetic lungs clear .\nImpression:")
     (folder / "test.impression.tok").write_text("only one .\n")
     with pytest.raises(DataError, match="line-aligned"):
@@ -278,12 +377,15 @@ def test_n2c2_splits_notes_and_makes_one_run_per_criterion(tmp_path: Path) -> No
     test_dir = tmp_path / "n2c2_ct_matching" / "test"
     test_dir.mkdir(parents=True)
     stars = "*" * 100
-    text = (f"\n\nRecord date: 2090-01-02\nSYNTHETIC NOTE 1\n\n\nline after triple newline\n{stars}\n\n"
-            f"Record date: 2091-03-04\nSYNTHETIC NOTE 2\n{stars}\n\n")
+    text = (
+        f"\n\nRecord date: 2090-01-02\nSYNTHETIC NOTE 1\n\n\nline after triple newline\n{stars}\n\n"
+        f"Record date: 2091-03-04\nSYNTHETIC NOTE 2\n{stars}\n\n"
+    )
     met = {"ABDOMINAL": "met", "ADVANCED-CAD": "not met", "CREATININE": "met", "ENGLISH": "met"}
     (test_dir / "b_patient.xml").write_text(n2c2_xml(text, **met))
-    (test_dir / "a_patient.xml").write_text(n2c2_xml("SYNTHETIC NOTE, undated", ABDOMINAL="not met",
-                                                      **{"ADVANCED-CAD": "met"}, CREATININE="not met"))
+    (test_dir / "a_patient.xml").write_text(
+        n2c2_xml("SYNTHETIC NOTE, undated", ABDOMINAL="not met", **{"ADVANCED-CAD": "met"}, CREATININE="not met")
+    )
     loaded = load_from(n2c2.BENCHMARK, tmp_path)
     assert [i.id for i in loaded.instances] == [f"{c}-{p}" for c in n2c2.CRITERIA for p in ("a_patient", "b_patient")]
     by_id = {i.id: i for i in loaded.instances}
@@ -312,11 +414,20 @@ def test_n2c2_file_without_a_criterion_tag_is_an_error(tmp_path: Path) -> None:
 def test_billing_reads_the_feather_file_joins_codes_and_scores_f1(tmp_path: Path) -> None:
     folder = tmp_path / "mimiciv_billing_code"
     folder.mkdir()
-    pa.feather.write_feather(pa.table({"text": ["SYNTHETIC DISCHARGE NOTE 1", None, "SYNTHETIC NOTE 3"],
-                                       "target": [["E78.5", "I10"], ["Z00.0"], ["N18.3"]]}), folder / "mimiciv_icd10.feather")
+    pa.feather.write_feather(
+        pa.table(
+            {
+                "text": ["SYNTHETIC DISCHARGE NOTE 1", None, "SYNTHETIC NOTE 3"],
+                "target": [["E78.5", "I10"], ["Z00.0"], ["N18.3"]],
+            }
+        ),
+        folder / "mimiciv_icd10.feather",
+    )
     loaded = load_from(billing.BENCHMARK, tmp_path)
     assert [(i.id, i.reference) for i in loaded.instances] == [("row1", "E78.5,I10"), ("row3", "N18.3")]
-    assert billing.BENCHMARK.render(loaded.instances[0]).endswith("Note:\nSYNTHETIC DISCHARGE NOTE 1\n" + billing.BENCHMARK.prompt.output_noun + ":")
+    assert billing.BENCHMARK.render(loaded.instances[0]).endswith(
+        "Note:\nSYNTHETIC DISCHARGE NOTE 1\n" + billing.BENCHMARK.prompt.output_noun + ":"
+    )
     metrics = asyncio.run(billing.BENCHMARK.score(loaded.instances[0], "E78.5 and J45", ScoreContext()))
     assert metrics["mimiciv_billing_code_f1"] == pytest.approx(0.5)
     assert "mimiciv_billing_code_f1_corrected" in metrics
@@ -332,17 +443,22 @@ def test_billing_file_without_target_column_is_an_error(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ absent data
-@pytest.mark.parametrize(("benchmark", "needs"), [
-    (ehrshot.BENCHMARK, ["Redivis", "data/data.parquet", "labels/<task>/labels.parquet"]),
-    (medalign.BENCHMARK, ["data-use agreement", "clinician-instruction-responses.tsv", "medalign_ehr_xml"]),
-    (dischargeme.BENCHMARK, ["PhysioNet credentialed", "discharge_target", "radiology"]),
-    (mimic_bhc.BENCHMARK, ["PhysioNet credentialed", "mimic_iv_bhc.json"]),
-    (mimic_rrs.BENCHMARK, ["PhysioNet credentialed", "test.findings.tok", "test.impression.tok"]),
-    (n2c2.BENCHMARK, ["DBMI", "data-use agreement", "test/"]),
-    (billing.BENCHMARK, ["PhysioNet credentialed", "mimiciv_icd10.feather"]),
-], ids=lambda value: getattr(value, "id", ""))
-def test_absent_data_is_unavailable_naming_the_credential_and_files(tmp_path: Path, benchmark: Benchmark,
-                                                                    needs: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("benchmark", "needs"),
+    [
+        (ehrshot.BENCHMARK, ["Redivis", "data/data.parquet", "labels/<task>/labels.parquet"]),
+        (medalign.BENCHMARK, ["data-use agreement", "clinician-instruction-responses.tsv", "medalign_ehr_xml"]),
+        (dischargeme.BENCHMARK, ["PhysioNet credentialed", "discharge_target", "radiology"]),
+        (mimic_bhc.BENCHMARK, ["PhysioNet credentialed", "mimic_iv_bhc.json"]),
+        (mimic_rrs.BENCHMARK, ["PhysioNet credentialed", "test.findings.tok", "test.impression.tok"]),
+        (n2c2.BENCHMARK, ["DBMI", "data-use agreement", "test/"]),
+        (billing.BENCHMARK, ["PhysioNet credentialed", "mimiciv_icd10.feather"]),
+    ],
+    ids=lambda value: getattr(value, "id", ""),
+)
+def test_absent_data_is_unavailable_naming_the_credential_and_files(
+    tmp_path: Path, benchmark: Benchmark, needs: list[str]
+) -> None:
     assert benchmark.access == "gated" and benchmark.source.fetch is None
     with pytest.raises(DataUnavailable) as error:
         load_from(benchmark, tmp_path)

@@ -68,7 +68,7 @@ def instances_of(benchmark: Benchmark, records: list[dict[str, Any]]) -> list[In
 NOTES = {
     # PLAN preferred; only its first line is the reference; SUMMARY comes before PLAN.
     "Synthetic One.txt": "SYNTHETIC NOTE 1\nHISTORY: invented patient.\nSUMMARY: synthetic summary.\n"
-                         "PLAN: Start synthetic drug X.\nReview in two weeks.\n",
+    "PLAN: Start synthetic drug X.\nReview in two weeks.\n",
     # An empty PLAN line falls back to SUMMARY.
     "Synthetic Two.txt": "SYNTHETIC NOTE 2\nPLAN:\nSUMMARY: Only the summary counts.\n",
     # "Plan:" is found on the upper-cased text but the exact-case split fails: HELM drops the file,
@@ -94,8 +94,10 @@ def test_mtsamples_replicate_lists_at_the_pinned_ref_and_keeps_helm_quirks(tmp_p
     # A listed file that fails to download is skipped; only .txt files are fetched.
     assert [r["file_name"] for r in records] == list(NOTES)
     assert server.requested[0] == module.LISTING
-    assert ("https://raw.githubusercontent.com/raulista1997/benchmarkdata/ebc104a4f96c5b7602242f301e081e9934a23344"
-            "/mtsamples_processed/Synthetic%20One.txt") in server.requested
+    assert (
+        "https://raw.githubusercontent.com/raulista1997/benchmarkdata/ebc104a4f96c5b7602242f301e081e9934a23344"
+        "/mtsamples_processed/Synthetic%20One.txt"
+    ) in server.requested
     assert not any(url.endswith("README.md") for url in server.requested)
 
     instances = instances_of(module.BENCHMARK, records)
@@ -115,8 +117,7 @@ def test_mtsamples_procedures_lists_the_default_branch_and_reads_the_pinned_comm
     records = module.fetch(server.fetcher(tmp_path))
 
     assert "?" not in server.requested[0]  # no ref: whatever the default branch holds
-    assert all("/c4c252443fa9c52afb6960f53e51be278639bea2/mtsample_procedure/" in url
-               for url in server.requested[1:])
+    assert all("/c4c252443fa9c52afb6960f53e51be278639bea2/mtsample_procedure/" in url for url in server.requested[1:])
     instances = instances_of(module.BENCHMARK, records)
     assert [(i.id, i.reference) for i in instances] == [
         ("Synthetic One.txt", "Start synthetic drug X."),
@@ -130,11 +131,17 @@ def test_mtsamples_procedures_lists_the_default_branch_and_reads_the_pinned_comm
 # ------------------------------------------------------------------------------- ACI-Bench
 def test_aci_bench_reads_the_three_pinned_test_files_only(tmp_path: Path) -> None:
     module = test_aci_bench
-    prefix = ("https://raw.githubusercontent.com/wyim/aci-bench/e75b383172195414a7a68843ec4876e83e5409f7"
-              "/data/challenge_data_json/")
+    prefix = (
+        "https://raw.githubusercontent.com/wyim/aci-bench/e75b383172195414a7a68843ec4876e83e5409f7"
+        "/data/challenge_data_json/"
+    )
     names = ("clinicalnlp_taskB_test1_full.json", "clef_taskC_test3_full.json", "clinicalnlp_taskC_test2_full.json")
-    routes = {prefix + name: {"data": [{"src": f"[doctor] synthetic visit {k}", "tgt": f"SYNTHETIC NOTE {k}",
-                                        "file": f"S{k}-synthetic"}]} for k, name in enumerate(names)}
+    routes = {
+        prefix + name: {
+            "data": [{"src": f"[doctor] synthetic visit {k}", "tgt": f"SYNTHETIC NOTE {k}", "file": f"S{k}-synthetic"}]
+        }
+        for k, name in enumerate(names)
+    }
     routes[prefix + "train_full.json"] = {"data": [{"src": "train", "tgt": "train", "file": "T0"}]}
     server = Server(routes)
     records = module.fetch(server.fetcher(tmp_path))
@@ -162,16 +169,25 @@ def medication_xlsx(rows: list[tuple[Any, ...]]) -> bytes:
 
 def test_medication_qa_reads_the_first_sheet_and_drops_rows_pandas_reads_as_missing(tmp_path: Path) -> None:
     module = test_medication_qa
-    assert module.URL == ("https://github.com/abachaa/Medication_QA_MedInfo2019/raw/master/"
-                          "MedInfo2019-QA-Medications.xlsx")
-    body = medication_xlsx([
-        ("synthetic question 1?", "drugA", "Dose", "Synthetic answer 1.", "Dosage", "https://example.org/1"),
-        ("synthetic question 2?", "drugB", "Usage", None, None, None),
-        ("synthetic question 3?", "drugC", "Usage", "n/a", "", ""),
-        (None, None, None, None, None, None),
-        ("synthetic question 4?", "drugD", "Interaction", "Synthetic answer 4.", "Interactions",
-         "https://example.org/4"),
-    ])
+    assert module.URL == (
+        "https://github.com/abachaa/Medication_QA_MedInfo2019/raw/master/MedInfo2019-QA-Medications.xlsx"
+    )
+    body = medication_xlsx(
+        [
+            ("synthetic question 1?", "drugA", "Dose", "Synthetic answer 1.", "Dosage", "https://example.org/1"),
+            ("synthetic question 2?", "drugB", "Usage", None, None, None),
+            ("synthetic question 3?", "drugC", "Usage", "n/a", "", ""),
+            (None, None, None, None, None, None),
+            (
+                "synthetic question 4?",
+                "drugD",
+                "Interaction",
+                "Synthetic answer 4.",
+                "Interactions",
+                "https://example.org/4",
+            ),
+        ]
+    )
     server = Server({module.URL: body})
     records = module.fetch(server.fetcher(tmp_path))
 
@@ -195,15 +211,21 @@ def test_medication_qa_reports_a_file_that_is_not_a_workbook(tmp_path: Path) -> 
 def test_med_dialog_reads_both_subsets_as_two_runs(tmp_path: Path) -> None:
     module = test_med_dialog
     bundle = "https://worksheets.codalab.org/rest/bundles/0x82f0c47f6d3e4462ae9ef8ea39eebe64/contents/blob/"
-    server = Server({
-        bundle + "healthcaremagic/test.json": {"data": [
-            {"src": "Patient: synthetic complaint 1. Doctor: synthetic advice.", "tgt": "Synthetic summary 1."},
-            {"src": "Patient: synthetic complaint 2. Doctor: synthetic advice.", "tgt": "Synthetic summary 2."},
-        ]},
-        bundle + "icliniq/test.json": {"data": [
-            {"src": "Patient: synthetic complaint 3. Doctor: synthetic advice.", "tgt": "Synthetic summary 3."},
-        ]},
-    })
+    server = Server(
+        {
+            bundle + "healthcaremagic/test.json": {
+                "data": [
+                    {"src": "Patient: synthetic complaint 1. Doctor: synthetic advice.", "tgt": "Synthetic summary 1."},
+                    {"src": "Patient: synthetic complaint 2. Doctor: synthetic advice.", "tgt": "Synthetic summary 2."},
+                ]
+            },
+            bundle + "icliniq/test.json": {
+                "data": [
+                    {"src": "Patient: synthetic complaint 3. Doctor: synthetic advice.", "tgt": "Synthetic summary 3."},
+                ]
+            },
+        }
+    )
     records = module.fetch(server.fetcher(tmp_path))
 
     assert server.requested == [bundle + "healthcaremagic/test.json", bundle + "icliniq/test.json"]
@@ -262,8 +284,12 @@ def test_medi_qa_parses_the_test_xml_into_the_hf_script_records(tmp_path: Path) 
     first = records[0]["QUESTION"]
     assert first["QID"] == "11" and first["QuestionText"] == "synthetic question one?"
     assert first["AnswerList"][1]["Answer"] == {
-        "AID": "11_Answer2", "SystemRank": 2, "ReferenceRank": 1, "ReferenceScore": 4,
-        "AnswerURL": "https://example.org/b", "AnswerText": "First rank-1 synthetic answer & more.",
+        "AID": "11_Answer2",
+        "SystemRank": 2,
+        "ReferenceRank": 1,
+        "ReferenceScore": 4,
+        "AnswerURL": "https://example.org/b",
+        "AnswerText": "First rank-1 synthetic answer & more.",
     }
     instances = instances_of(module.BENCHMARK, records)
     assert [(i.id, i.input, i.reference) for i in instances] == [
@@ -288,9 +314,21 @@ def medmcqa_zip(dev_lines: list[str]) -> bytes:
 
 
 def mcqa_row(qid: str, cop: Any) -> str:
-    return json.dumps({"id": qid, "question": f"Synthetic question {qid}?", "opa": "alpha", "opb": "beta",
-                       "opc": "gamma", "opd": "delta", "cop": cop, "choice_type": "single", "exp": "",
-                       "subject_name": "Synthetic", "topic_name": None})
+    return json.dumps(
+        {
+            "id": qid,
+            "question": f"Synthetic question {qid}?",
+            "opa": "alpha",
+            "opb": "beta",
+            "opc": "gamma",
+            "opd": "delta",
+            "cop": cop,
+            "choice_type": "single",
+            "exp": "",
+            "subject_name": "Synthetic",
+            "topic_name": None,
+        }
+    )
 
 
 def test_med_mcqa_reads_dev_from_the_drive_zip_as_the_valid_split(tmp_path: Path) -> None:
@@ -304,7 +342,10 @@ def test_med_mcqa_reads_dev_from_the_drive_zip_as_the_valid_split(tmp_path: Path
     loaded = load(module.BENCHMARK, DataSettings(data_dir=mirror, use_instance_cache=False), cap=1000)
     # cop is 1-based; every instance is in the valid split, which is the scored one.
     assert [(i.id, i.gold, i.split) for i in loaded.instances] == [
-        ("q1", "alpha", "valid"), ("q2", "delta", "valid"), ("q3", "beta", "valid")]
+        ("q1", "alpha", "valid"),
+        ("q2", "delta", "valid"),
+        ("q3", "beta", "valid"),
+    ]
     assert loaded.instances[0].choices == ("alpha", "beta", "gamma", "delta")
 
 
@@ -345,22 +386,31 @@ def sqlite_bytes(tmp_path: Path) -> bytes:
 
 def test_ehr_sql_pools_valid_and_test_and_downloads_its_side_files(tmp_path: Path) -> None:
     module = test_ehr_sql
-    base = ("https://raw.githubusercontent.com/glee4810/EHRSQL/e172ec8e61391ecae2d872c8d0ba02a622222f54"
-            "/dataset/ehrsql/eicu/")
+    base = (
+        "https://raw.githubusercontent.com/glee4810/EHRSQL/e172ec8e61391ecae2d872c8d0ba02a622222f54"
+        "/dataset/ehrsql/eicu/"
+    )
     db_url = "https://github.com/raulista1997/benchmarkdata/raw/c4c252443fa9c52afb6960f53e51be278639bea2/eicu.sqlite"
-    server = Server({
-        base + "valid.json": [
-            {"id": "v1", "question": "synthetic: how old is patient syn-001?", "is_impossible": False,
-             "query": "select patient.age from patient where patient.uniquepid = 'SYN-001'",
-             "value": {"patient_id": "SYN-001"}},
-            {"id": "v2", "question": "entry without a query is skipped"},
-        ],
-        base + "test.json": [{"id": "t1", "question": "synthetic: what is the weather?", "query": "null",
-                              "is_impossible": True}],
-        base + "train.json": [{"id": "never", "question": "train", "query": "select 1"}],
-        base + "eicu.sql": EICU_SQL,
-        db_url: sqlite_bytes(tmp_path),
-    })
+    server = Server(
+        {
+            base + "valid.json": [
+                {
+                    "id": "v1",
+                    "question": "synthetic: how old is patient syn-001?",
+                    "is_impossible": False,
+                    "query": "select patient.age from patient where patient.uniquepid = 'SYN-001'",
+                    "value": {"patient_id": "SYN-001"},
+                },
+                {"id": "v2", "question": "entry without a query is skipped"},
+            ],
+            base + "test.json": [
+                {"id": "t1", "question": "synthetic: what is the weather?", "query": "null", "is_impossible": True}
+            ],
+            base + "train.json": [{"id": "never", "question": "train", "query": "select 1"}],
+            base + "eicu.sql": EICU_SQL,
+            db_url: sqlite_bytes(tmp_path),
+        }
+    )
     mirror = tmp_path / "mirror"
     assert download(module.BENCHMARK, mirror, server.fetcher(tmp_path)) == 3
     assert base + "train.json" not in server.requested
@@ -370,8 +420,10 @@ def test_ehr_sql_pools_valid_and_test_and_downloads_its_side_files(tmp_path: Pat
     loaded = load(module.BENCHMARK, DataSettings(data_dir=mirror, use_instance_cache=False), cap=1000)
     assert [i.id for i in loaded.instances] == ["v1", "t1"]  # valid first, then test, both as test
     assert {i.split for i in loaded.instances} == {"test"}
-    schema = ("CREATE TABLE patient\n(\nuniquepid VARCHAR(10) NOT NULL,\nage VARCHAR(10) NOT NULL\n) ;\n\n"
-              "CREATE TABLE lab\n(\nlabid INT NOT NULL PRIMARY KEY,\nlabname VARCHAR(256) NOT NULL\n) ;")
+    schema = (
+        "CREATE TABLE patient\n(\nuniquepid VARCHAR(10) NOT NULL,\nage VARCHAR(10) NOT NULL\n) ;\n\n"
+        "CREATE TABLE lab\n(\nlabid INT NOT NULL PRIMARY KEY,\nlabname VARCHAR(256) NOT NULL\n) ;"
+    )
     first = loaded.instances[0]
     assert f"\n{schema}\n\n" in first.input and first.input.endswith("\nsynthetic: how old is patient syn-001?\n\n")
     assert first.extra == {"value": {"patient_id": "SYN-001"}, "is_impossible": False}
@@ -420,14 +472,24 @@ def test_race_based_med_labels_red_runs_and_the_last_duplicate_label_wins(tmp_pa
 
     assert server.requested == [
         "https://static-content.springer.com/esm/art%3A10.1038%2Fs41746-023-00939-z/MediaObjects/"
-        "41746_2023_939_MOESM1_ESM.docx"]
+        "41746_2023_939_MOESM1_ESM.docx"
+    ]
     assert records == [
-        {"Question": "Synthetic question one?", "True/False": "True",
-         "Response": "Plain synthetic claim. Flagged synthetic claim.\nSecond synthetic paragraph."},
-        {"Question": "Synthetic question two?", "True/False": "False",
-         "Response": "Synthetic answer two, in dark red only.\nSynthetic Model B"},
-        {"Question": "Synthetic question one?", "True/False": "False",
-         "Response": "Plain synthetic claim. Flagged synthetic claim.\nSecond synthetic paragraph."},
+        {
+            "Question": "Synthetic question one?",
+            "True/False": "True",
+            "Response": "Plain synthetic claim. Flagged synthetic claim.\nSecond synthetic paragraph.",
+        },
+        {
+            "Question": "Synthetic question two?",
+            "True/False": "False",
+            "Response": "Synthetic answer two, in dark red only.\nSynthetic Model B",
+        },
+        {
+            "Question": "Synthetic question one?",
+            "True/False": "False",
+            "Response": "Plain synthetic claim. Flagged synthetic claim.\nSecond synthetic paragraph.",
+        },
     ]
     instances = instances_of(module.BENCHMARK, records)
     # The repeated prompt collapses into its first place with the last label ("no" = option B).
@@ -454,8 +516,11 @@ def hf_server() -> Iterator[dict[str, Any]]:
         body = state["files"].get(url)
         if body is None:
             return httpx2.Response(404)
-        headers = {"X-Repo-Commit": test_medhallu.REVISION, "ETag": '"synthetic-etag"',
-                   "Content-Length": str(len(body))}
+        headers = {
+            "X-Repo-Commit": test_medhallu.REVISION,
+            "ETag": '"synthetic-etag"',
+            "Content-Length": str(len(body)),
+        }
         return httpx2.Response(200, headers=headers, content=body if request.method == "GET" else b"")
 
     previous = hf_http._GLOBAL_CLIENT_FACTORY  # no public getter; restored so other tests are unaffected
@@ -467,20 +532,25 @@ def hf_server() -> Iterator[dict[str, Any]]:
 
 
 def test_medhallu_reads_the_pinned_parquet_and_makes_two_instances_per_row(
-        tmp_path: Path, hf_server: dict[str, Any]) -> None:
+    tmp_path: Path, hf_server: dict[str, Any]
+) -> None:
     module = test_medhallu
-    table = pa.table({
-        "Question": ["Synthetic question one?", "Synthetic question two?"],
-        "Knowledge": [["Synthetic passage A.", "Synthetic passage B."], ["Synthetic passage C."]],
-        "Ground Truth": ["Synthetic true answer 1.", "Synthetic true answer 2."],
-        "Difficulty Level": ["easy", "hard"],
-        "Hallucinated Answer": ["Synthetic false answer 1.", "Synthetic false answer 2."],
-        "Category of Hallucination": ["Incomplete Information", "Mechanism and Pathway Misattribution"],
-    })
+    table = pa.table(
+        {
+            "Question": ["Synthetic question one?", "Synthetic question two?"],
+            "Knowledge": [["Synthetic passage A.", "Synthetic passage B."], ["Synthetic passage C."]],
+            "Ground Truth": ["Synthetic true answer 1.", "Synthetic true answer 2."],
+            "Difficulty Level": ["easy", "hard"],
+            "Hallucinated Answer": ["Synthetic false answer 1.", "Synthetic false answer 2."],
+            "Category of Hallucination": ["Incomplete Information", "Mechanism and Pathway Misattribution"],
+        }
+    )
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
-    url = ("https://huggingface.co/datasets/UTAustin-AIHealth/MedHallu/resolve/"
-           "515060458a945c633debc6fd5baac7764416b724/pqa_labeled/train-00000-of-00001.parquet")
+    url = (
+        "https://huggingface.co/datasets/UTAustin-AIHealth/MedHallu/resolve/"
+        "515060458a945c633debc6fd5baac7764416b724/pqa_labeled/train-00000-of-00001.parquet"
+    )
     hf_server["files"][url] = buffer.getvalue()
 
     records = module.fetch(Fetcher(tmp_path / "cache"))
@@ -490,8 +560,10 @@ def test_medhallu_reads_the_pinned_parquet_and_makes_two_instances_per_row(
     instances = instances_of(module.BENCHMARK, records)
     assert [i.reference for i in instances] == ["0", "1", "0", "1"]
     assert len({i.id for i in instances}) == 4
-    assert instances[0].input == ("World Knowledge: ['Synthetic passage A.', 'Synthetic passage B.']\n\n"
-                                  "Question: Synthetic question one?\n\nAnswer: Synthetic true answer 1.\n")
+    assert instances[0].input == (
+        "World Knowledge: ['Synthetic passage A.', 'Synthetic passage B.']\n\n"
+        "Question: Synthetic question one?\n\nAnswer: Synthetic true answer 1.\n"
+    )
     assert instances[1].input.endswith("Answer: Synthetic false answer 1.\n")
     # Strict 0/1 scoring: only the bare digit counts.
     assert module.BENCHMARK.scorer(instances[1], " 1\n", None)["exact_match"] == 1.0  # type: ignore[arg-type]

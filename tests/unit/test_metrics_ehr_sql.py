@@ -299,13 +299,16 @@ def test_empty_gold_text_is_unanswerable_and_unscored(db: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- issue 15, case 5
-@pytest.mark.parametrize("payload", [
-    "PRAGMA writable_schema=1;",
-    "CREATE TEMP TABLE t AS SELECT 1",
-    "pragma table_info(lab)",
-    "begin",
-    "insert into lab values (9, 9, 'x', 1.0)",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "PRAGMA writable_schema=1;",
+        "CREATE TEMP TABLE t AS SELECT 1",
+        "pragma table_info(lab)",
+        "begin",
+        "insert into lab values (9, 9, 'x', 1.0)",
+    ],
+)
 def test_corrected_accuracy_counts_only_a_select_as_correct(db: Path, payload: str) -> None:
     # On an item whose gold result is empty, a statement that returns no rows without error used
     # to score 1 on the corrected metric and on query validity.
@@ -328,8 +331,7 @@ def test_a_value_larger_than_the_cap_fails_before_it_is_allocated(db: Path) -> N
 
 def test_rows_adding_up_past_the_memory_cap_stop_the_query(db: Path) -> None:
     # 300 rows of 900 KB each: every value is under the per-value cap, the result is 270 MB.
-    sql = ("with recursive r(x) as (select 1 union all select x + 1 from r limit 300) "
-           "select randomblob(900000) from r")
+    sql = "with recursive r(x) as (select 1 union all select x + 1 from r limit 300) select randomblob(900000) from r"
     rows, error = execute(db, sql)
     assert rows == [] and error == f"query budget exceeded: more than {mod.MAX_RESULT_BYTES >> 20} MB of rows"
 
@@ -384,13 +386,26 @@ def test_at_most_a_few_queries_run_at_once(db: Path, monkeypatch: pytest.MonkeyP
     assert peak == mod.MAX_CONCURRENT_QUERIES
 
 
-@pytest.mark.parametrize("payload", [
-    "DROP TABLE patient", "DELETE FROM lab", "UPDATE patient SET age = 0", "INSERT INTO lab VALUES (9, 9, 'x', 1)",
-    "PRAGMA writable_schema=1", "VACUUM", "REINDEX", "ALTER TABLE lab RENAME TO gone",
-    "CREATE TABLE t(x)", "CREATE INDEX i ON lab(name)", "PRAGMA journal_mode=DELETE",
-    "ATTACH DATABASE ':memory:' AS m", "CREATE TRIGGER tr AFTER INSERT ON lab BEGIN DELETE FROM lab; END",
-    "SELECT 1; DROP TABLE lab", RUNAWAY,
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "DROP TABLE patient",
+        "DELETE FROM lab",
+        "UPDATE patient SET age = 0",
+        "INSERT INTO lab VALUES (9, 9, 'x', 1)",
+        "PRAGMA writable_schema=1",
+        "VACUUM",
+        "REINDEX",
+        "ALTER TABLE lab RENAME TO gone",
+        "CREATE TABLE t(x)",
+        "CREATE INDEX i ON lab(name)",
+        "PRAGMA journal_mode=DELETE",
+        "ATTACH DATABASE ':memory:' AS m",
+        "CREATE TRIGGER tr AFTER INSERT ON lab BEGIN DELETE FROM lab; END",
+        "SELECT 1; DROP TABLE lab",
+        RUNAWAY,
+    ],
+)
 def test_destructive_or_runaway_sql_leaves_the_database_unchanged(db: Path, payload: str) -> None:
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     score(db, payload, max_steps=1_000_000)

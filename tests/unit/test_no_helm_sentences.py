@@ -60,4 +60,3 @@ def test_the_check_finds_a_copied_sentence(helm_text: str, tmp_path: Path) -> No
     module.parent.mkdir()
     module.write_text(f"PROMPT = {sentence!r}\n")
     assert any(text in helm_text for _, text in _sentences(module.parent))
-

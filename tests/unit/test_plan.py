@@ -48,16 +48,20 @@ def test_a_suite_category_folder_plans_its_modules(pytester: pytest.Pytester) ->
     assert Path(folder / "test_pubmed_qa.py") in files
 
 
-@pytest.mark.parametrize(("tx", "dist", "serves"), [
-    (["popen", "popen"], "load", True),                    # -n 2
-    (["2*popen//python=python3"], "loadfile", True),
-    (["popen", "ssh=gpu-host//python=python3"], "load", False),  # a worker that cannot reach the socket
-    (["socket=127.0.0.1:8888"], "load", False),
-    (["popen"], "no", False),                               # --tx without distribution: one process
-    ([], "no", False),
-])
+@pytest.mark.parametrize(
+    ("tx", "dist", "serves"),
+    [
+        (["popen", "popen"], "load", True),  # -n 2
+        (["2*popen//python=python3"], "loadfile", True),
+        (["popen", "ssh=gpu-host//python=python3"], "load", False),  # a worker that cannot reach the socket
+        (["socket=127.0.0.1:8888"], "load", False),
+        (["popen"], "no", False),  # --tx without distribution: one process
+        ([], "no", False),
+    ],
+)
 def test_the_engine_process_serves_workers_only_when_all_of_them_are_local(
-        tx: list[str], dist: str, serves: bool) -> None:
+    tx: list[str], dist: str, serves: bool
+) -> None:
     config = SimpleNamespace(option=SimpleNamespace(tx=tx, dist=dist))
 
     assert serves_local_workers(config) is serves  # type: ignore[arg-type]
@@ -81,8 +85,9 @@ def test_a_workers_collection_drops_the_planned_calls_of_items_it_did_not_collec
             session = SimpleNamespace(engine=engine, holder=SimpleNamespace(connection=process))
             fastpath = XdistFastpath(session)  # type: ignore[arg-type]
             names = [f"bench[q{i}-local]" for i in range(10)]
-            fastpath.start_plan(Plan({name: (local, ModelRequest(prompt=f"planned {name}", max_tokens=1))
-                                      for name in names}))
+            fastpath.start_plan(
+                Plan({name: (local, ModelRequest(prompt=f"planned {name}", max_tokens=1)) for name in names})
+            )
 
             fastpath.confirm_plan([f"bench.medhelm.yaml::{names[0]}"])  # the worker collected one item
             probe = engine.submit(engine.complete(local, ModelRequest(prompt="probe", max_tokens=1)))
@@ -103,20 +108,23 @@ def selection(pytester: pytest.Pytester, *args: str) -> Selection | None:
     return Selection.from_config(pytester.parseconfig(*args))
 
 
-@pytest.mark.parametrize(("args", "selected"), [
-    (("-k", "pubmed_qa"), True),
-    (("-k", "PUBMED"), True),                       # case-insensitive substrings, as pytest's
-    (("-k", "900001"), True),
-    (("-k", "900002"), False),
-    (("-k", "pubmed_qa and not 900001"), False),
-    (("-k", "closed_ended"), True),                 # a marker's name is a keyword too
-    (("-k", "test_pubmed_qa.py"), True),            # the module's name
-    (("-m", "pubmed_qa"), True),
-    (("-m", "medical_research and not open_ended"), True),
-    (("-m", "med_qa"), False),
-    (("-m", "pubmed_qa(version=2)"), False),       # the benchmark markers carry no arguments
-    (("-m", "pubmed_qa", "-k", "900002"), False),
-])
+@pytest.mark.parametrize(
+    ("args", "selected"),
+    [
+        (("-k", "pubmed_qa"), True),
+        (("-k", "PUBMED"), True),  # case-insensitive substrings, as pytest's
+        (("-k", "900001"), True),
+        (("-k", "900002"), False),
+        (("-k", "pubmed_qa and not 900001"), False),
+        (("-k", "closed_ended"), True),  # a marker's name is a keyword too
+        (("-k", "test_pubmed_qa.py"), True),  # the module's name
+        (("-m", "pubmed_qa"), True),
+        (("-m", "medical_research and not open_ended"), True),
+        (("-m", "med_qa"), False),
+        (("-m", "pubmed_qa(version=2)"), False),  # the benchmark markers carry no arguments
+        (("-m", "pubmed_qa", "-k", "900002"), False),
+    ],
+)
 def test_k_and_m_select_as_pytest_would(pytester: pytest.Pytester, args: tuple[str, ...], selected: bool) -> None:
     chosen = selection(pytester, *args)
 

@@ -44,12 +44,15 @@ def test_multiple_choice_with_input_noun_puts_options_on_their_own_lines() -> No
     assert rendered == "Question: Which is synthetic?\nA. alpha\nB. beta\nAnswer:"
 
 
-@pytest.mark.parametrize(("noun", "cue"), [
-    ("Answer", "Answer:"),
-    ("", ":"),  # the SHC benchmarks' empty output noun
-    ("Respond with a letter.", "Respond with a letter.:"),  # MedQA's cue ends in ".:"
-    ("Ends in spaces  ", "Ends in spaces  :"),  # only the space after the colon is stripped
-])
+@pytest.mark.parametrize(
+    ("noun", "cue"),
+    [
+        ("Answer", "Answer:"),
+        ("", ":"),  # the SHC benchmarks' empty output noun
+        ("Respond with a letter.", "Respond with a letter.:"),  # MedQA's cue ends in ".:"
+        ("Ends in spaces  ", "Ends in spaces  :"),  # only the space after the colon is stripped
+    ],
+)
 def test_output_cue_is_noun_colon_space_right_stripped(noun: str, cue: str) -> None:
     assert Prompt(output_noun=noun).render(PLAIN) == "Synthetic input text.\n" + cue
 
@@ -77,54 +80,109 @@ def render(benchmark: Benchmark, record: dict[str, object]) -> tuple[str, str]:
     assert instructions, f"{benchmark.id} has instructions in HELM"
     prompt = benchmark.render(instance)
     assert prompt.startswith(instructions + "\n\n"), "instructions first, then a blank line"
-    return prompt[len(instructions) + 2:], benchmark.prompt.output_noun or ""
+    return prompt[len(instructions) + 2 :], benchmark.prompt.output_noun or ""
 
 
 def test_medcalc_prompt_puts_note_then_question_then_a_cue_ending_needed() -> None:
-    body, noun = render(test_medcalc_bench.BENCHMARK, {
-        "Row Number": 7, "Patient Note": "Synthetic 40-year-old, 70 kg.", "Question": "What is the BMI?",
-        "Ground Truth Answer": "22.9", "Category": "physical", "Lower Limit": "21.7", "Upper Limit": "24.0"})
+    body, noun = render(
+        test_medcalc_bench.BENCHMARK,
+        {
+            "Row Number": 7,
+            "Patient Note": "Synthetic 40-year-old, 70 kg.",
+            "Question": "What is the BMI?",
+            "Ground Truth Answer": "22.9",
+            "Category": "physical",
+            "Lower Limit": "21.7",
+            "Upper Limit": "24.0",
+        },
+    )
     # The input ends in "\n" and the generation adapter adds another: a blank line before the cue.
     assert body == f"Patient note: Synthetic 40-year-old, 70 kg.\n\nQuestion: What is the BMI?\n\n{noun}:"
     assert body.endswith("needed:")
 
 
 def test_medec_prompt_shows_numbered_sentences_under_clinical_note() -> None:
-    body, _ = render(test_medec.BENCHMARK, {
-        "Text ID": "synthetic-1", "Sentences": "0 Synthetic sentence one.\r\n1 Synthetic sentence two.",
-        "Error Flag": "0", "Error Sentence ID": "-1", "Corrected Sentence": "NA"})
+    body, _ = render(
+        test_medec.BENCHMARK,
+        {
+            "Text ID": "synthetic-1",
+            "Sentences": "0 Synthetic sentence one.\r\n1 Synthetic sentence two.",
+            "Error Flag": "0",
+            "Error Sentence ID": "-1",
+            "Corrected Sentence": "NA",
+        },
+    )
     assert body == "Clinical Note: 0 Synthetic sentence one.\n1 Synthetic sentence two.\nAnswer:"
     assert "CORRECT" in test_medec.BENCHMARK.prompt.instructions  # type: ignore[union-attr]
 
 
 def test_head_qa_prompt_lists_options_in_answer_id_order() -> None:
-    body, _ = render(test_head_qa.BENCHMARK, {
-        "name": "Synthetic_2016", "qid": 3, "qtext": " Which option is right? ", "ra": 2, "image": None,
-        "answers": [{"aid": 2, "atext": "Second"}, {"aid": 1, "atext": "First "}, {"aid": 3, "atext": "Third"},
-                    {"aid": 4, "atext": "Fourth"}]})
+    body, _ = render(
+        test_head_qa.BENCHMARK,
+        {
+            "name": "Synthetic_2016",
+            "qid": 3,
+            "qtext": " Which option is right? ",
+            "ra": 2,
+            "image": None,
+            "answers": [
+                {"aid": 2, "atext": "Second"},
+                {"aid": 1, "atext": "First "},
+                {"aid": 3, "atext": "Third"},
+                {"aid": 4, "atext": "Fourth"},
+            ],
+        },
+    )
     assert body == "Question: Which option is right?\nA. First\nB. Second\nC. Third\nD. Fourth\nAnswer:"
 
 
 def test_medbullets_prompt_has_five_options_after_the_clinical_scenario() -> None:
-    body, _ = render(test_medbullets.BENCHMARK, {
-        "link": "https://example.invalid/testview?qid=1", "question": "A synthetic patient presents. Next step?",
-        "opa": "Observe", "opb": "Image", "opc": "Operate", "opd": "Refer", "ope": "Discharge", "answer_idx": "C"})
-    assert body == ("Clinical Scenario: A synthetic patient presents. Next step?\n"
-                    "A. Observe\nB. Image\nC. Operate\nD. Refer\nE. Discharge\nAnswer:")
+    body, _ = render(
+        test_medbullets.BENCHMARK,
+        {
+            "link": "https://example.invalid/testview?qid=1",
+            "question": "A synthetic patient presents. Next step?",
+            "opa": "Observe",
+            "opb": "Image",
+            "opc": "Operate",
+            "opd": "Refer",
+            "ope": "Discharge",
+            "answer_idx": "C",
+        },
+    )
+    assert body == (
+        "Clinical Scenario: A synthetic patient presents. Next step?\n"
+        "A. Observe\nB. Image\nC. Operate\nD. Refer\nE. Discharge\nAnswer:"
+    )
 
 
 def test_med_qa_prompt_ends_with_a_cue_ending_symbols_colon() -> None:
-    body, noun = render(test_med_qa.BENCHMARK, {
-        "question": "Synthetic stem?", "answer_idx": "B", "_row_index": 0,
-        "options": {"A": "One", "B": "Two\n\"", "C": "Three", "D": "Four"}})
+    body, noun = render(
+        test_med_qa.BENCHMARK,
+        {
+            "question": "Synthetic stem?",
+            "answer_idx": "B",
+            "_row_index": 0,
+            "options": {"A": "One", "B": 'Two\n"', "C": "Three", "D": "Four"},
+        },
+    )
     assert body == f"Question: Synthetic stem?\nA. One\nB. Two\nC. Three\nD. Four\n{noun}:"
     assert body.endswith("symbols.:")
 
 
 def test_pubmed_qa_prompt_has_labelled_context_then_question_then_yes_no_maybe() -> None:
-    body, _ = render(test_pubmed_qa.BENCHMARK, {
-        "pmid": "1", "QUESTION": "Does it work?", "CONTEXTS": ["Synthetic aim.", "Synthetic result."],
-        "LABELS": ["OBJECTIVE", "RESULTS"], "final_decision": "maybe"})
+    body, _ = render(
+        test_pubmed_qa.BENCHMARK,
+        {
+            "pmid": "1",
+            "QUESTION": "Does it work?",
+            "CONTEXTS": ["Synthetic aim.", "Synthetic result."],
+            "LABELS": ["OBJECTIVE", "RESULTS"],
+            "final_decision": "maybe",
+        },
+    )
     # HELM's scenario title-cases the labels; its question ends in a newline (a blank line before the options).
-    assert body == ("Question: Context: Objective. Synthetic aim.\nResults. Synthetic result.\n\n"
-                    "Question: Does it work?\n\nA. yes\nB. no\nC. maybe\nAnswer:")
+    assert body == (
+        "Question: Context: Objective. Synthetic aim.\nResults. Synthetic result.\n\n"
+        "Question: Does it work?\n\nA. yes\nB. no\nC. maybe\nAnswer:"
+    )

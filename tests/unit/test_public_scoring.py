@@ -34,8 +34,13 @@ def eicu_dir(tmp_path: Path) -> Path:
 
 
 def question(query: str, *, value: dict[str, str] | None = None, impossible: bool = False) -> Instance:
-    record = {"id": "syn", "question": "synthetic question", "query": query, "is_impossible": impossible,
-              "_schema": "CREATE TABLE patient (...) ;"}
+    record = {
+        "id": "syn",
+        "question": "synthetic question",
+        "query": query,
+        "is_impossible": impossible,
+        "_schema": "CREATE TABLE patient (...) ;",
+    }
     if value is not None:
         record["value"] = value
     instance = EHR_SQL.to_instance(record)
@@ -79,19 +84,31 @@ def test_ehr_sql_without_its_database_is_an_error_not_a_zero(tmp_path: Path) -> 
 
 
 def test_med_dialog_score_is_the_mean_of_its_two_run_means() -> None:
-    records = [{"subset": "healthcaremagic", "src": f"Patient: synthetic case {k}.", "tgt": "Synthetic."}
-               for k in range(4)]
+    records = [
+        {"subset": "healthcaremagic", "src": f"Patient: synthetic case {k}.", "tgt": "Synthetic."} for k in range(4)
+    ]
     records.append({"subset": "icliniq", "src": "Patient: synthetic case 9.", "tgt": "Synthetic."})
     instances = to_instances(test_med_dialog.BENCHMARK, enumerate(records, start=1), "synthetic")
     scores = {"healthcaremagic": [1.0, 1.0, 1.0, 0.0], "icliniq": [0.0]}
     rows = []
     for instance in instances:
         value = scores[instance.run].pop(0)
-        rows.append(InstanceRecord(
-            benchmark="med_dialog", instance_id=instance.id, model="synthetic-model", score=value,
-            metrics={"rouge_l": value}, passed=value >= 0.2, run=instance.run,
-            category="patient_communication", subcategory="Patient-Provider Messaging", metric="rouge_l",
-            normalized=value, open_ended=True))
+        rows.append(
+            InstanceRecord(
+                benchmark="med_dialog",
+                instance_id=instance.id,
+                model="synthetic-model",
+                score=value,
+                metrics={"rouge_l": value},
+                passed=value >= 0.2,
+                run=instance.run,
+                category="patient_communication",
+                subcategory="Patient-Provider Messaging",
+                metric="rouge_l",
+                normalized=value,
+                open_ended=True,
+            )
+        )
 
     result = aggregate(rows).benchmarks["med_dialog"].scores["synthetic-model"]
     assert result.runs == {"healthcaremagic": 0.75, "icliniq": 0.0}

@@ -12,8 +12,14 @@ from pytest_medhelm.models import ModelConfig, ModelRegistry, RegistryError
 from pytest_medhelm.models.registry import Price, read_registry_file
 
 PAPER_MODELS = {
-    "gpt-4o-2024-05-13", "gpt-4o-mini-2024-07-18", "o3-mini-2025-01-31", "claude-3-7-sonnet-20250219",
-    "claude-3-5-sonnet-20241022", "gemini-1.5-pro-001", "gemini-2.0-flash-001", "llama-3.3-70b-instruct",
+    "gpt-4o-2024-05-13",
+    "gpt-4o-mini-2024-07-18",
+    "o3-mini-2025-01-31",
+    "claude-3-7-sonnet-20250219",
+    "claude-3-5-sonnet-20241022",
+    "gemini-1.5-pro-001",
+    "gemini-2.0-flash-001",
+    "llama-3.3-70b-instruct",
     "deepseek-r1",
 }
 # MedHELM's jury: GPT-4o, Claude 3.7 Sonnet and Llama 3.3 70B.
@@ -99,7 +105,9 @@ def test_name_at_something_not_http_is_refused(builtin: ModelRegistry, spec: str
 
 
 def test_a_user_file_adds_models_and_overrides_builtin_ones_by_name(tmp_path: Path) -> None:
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         models:
           - name: gpt-4o-2024-05-13          # the paper's model, through the hospital's gateway
             provider: openai
@@ -114,13 +122,17 @@ def test_a_user_file_adds_models_and_overrides_builtin_ones_by_name(tmp_path: Pa
             model: meta-llama/Llama-3.3-70B-Instruct
             base_url: {LOCAL}
             params: {{top_p: 1.0}}
-    """)
+    """,
+    )
 
     registry = ModelRegistry.load(path)
 
     gateway = registry.resolve("gpt-4o-2024-05-13")
     assert (gateway.base_url, gateway.api_key_env, gateway.timeout_s) == (
-        "https://gateway.hospital.example/v1", "GATEWAY_KEY", 60.0)
+        "https://gateway.hospital.example/v1",
+        "GATEWAY_KEY",
+        60.0,
+    )
     assert (gateway.rate_limit.max_concurrency, gateway.rate_limit.requests_per_minute) == (4, 120)
     assert gateway.retry is not None and (gateway.retry.max_attempts, gateway.retry.base_delay_s) == (3, 0.5)
     assert gateway.price is None  # replaced as a whole, not merged field by field
@@ -130,7 +142,9 @@ def test_a_user_file_adds_models_and_overrides_builtin_ones_by_name(tmp_path: Pa
 
 
 def test_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           - name: fine
             provider: openai
@@ -149,7 +163,8 @@ def test_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
             provider: openai
             model: w
             max_concurency: 4
-    """)
+    """,
+    )
 
     with pytest.raises(RegistryError) as failure:
         read_registry_file(path)
@@ -163,36 +178,45 @@ def test_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
 
 
 def test_a_missing_field_points_at_its_entry(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           - name: ok
             provider: openai
             model: x
           - name: no-provider
             model: y
-    """)
+    """,
+    )
     with pytest.raises(RegistryError, match=r"line 5, models\[1\], field 'provider': Field required"):
         read_registry_file(path)
 
 
 def test_broken_yaml_names_the_file_and_line(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           - name: ok
             provider: [openai
-    """)
+    """,
+    )
     with pytest.raises(RegistryError, match=rf"{path.name}, line \d+: not valid YAML"):
         read_registry_file(path)
 
 
 def test_a_user_file_error_stops_loading(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         models:
           - name: x
             provider: openai
             model: x
             timeout_s: 0
-    """)
+    """,
+    )
     with pytest.raises(RegistryError, match="field 'timeout_s'"):
         ModelRegistry.load(path)
 

@@ -55,9 +55,17 @@ def test_a_cap_of_n_minus_one_already_reorders() -> None:
 
 
 def medqa_mirror(root: Path, n_valid: int, n_test: int) -> list[dict[str, object]]:
-    rows = [{"question": f"Synthetic {split} question {i}?", "answer_idx": "A", "_split": split, "_row_index": i,
-             "options": {"A": "a", "B": "b", "C": "c", "D": "d"}}
-            for split, n in (("valid", n_valid), ("test", n_test)) for i in range(n)]
+    rows = [
+        {
+            "question": f"Synthetic {split} question {i}?",
+            "answer_idx": "A",
+            "_split": split,
+            "_row_index": i,
+            "options": {"A": "a", "B": "b", "C": "c", "D": "d"},
+        }
+        for split, n in (("valid", n_valid), ("test", n_test))
+        for i in range(n)
+    ]
     folder = root / "med_qa"
     folder.mkdir(parents=True)
     (folder / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")

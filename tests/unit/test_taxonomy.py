@@ -39,8 +39,7 @@ SPEC_PLACES: dict[str, tuple[str, str]] = {
     "shc_conf_med": ("patient_communication", "Patient-Provider Messaging"),
     "shc_proxy_med": ("patient_communication", "Patient-Provider Messaging"),
     "shc_privacy_med": ("patient_communication", "Patient-Provider Messaging"),
-    "medi_qa": ("patient_communication",
-                "Enhancing Patient Understanding and Accessibility in Health Communication"),
+    "medi_qa": ("patient_communication", "Enhancing Patient Understanding and Accessibility in Health Communication"),
     "mental_health": ("patient_communication", "Facilitating Patient Engagement and Support"),
     "pubmed_qa": ("medical_research", "Conducting Literature Research"),
     "ehr_sql": ("medical_research", "Analyzing Clinical Research Data"),
@@ -86,8 +85,13 @@ def test_category_sizes_match_the_spec() -> None:
     sizes = {c.id: sum(len(s.benchmarks) for s in c.subcategories) for c in load_taxonomy().categories}
 
     # Spec 6: CDS 12 (10 in the paper + MedQA, MedMCQA), CNG 6, PCE 8, MRA 6, A&W 5.
-    assert sizes == {"clinical_decision_support": 12, "clinical_note_generation": 6, "patient_communication": 8,
-                     "medical_research": 6, "administration_and_workflow": 5}
+    assert sizes == {
+        "clinical_decision_support": 12,
+        "clinical_note_generation": 6,
+        "patient_communication": 8,
+        "medical_research": 6,
+        "administration_and_workflow": 5,
+    }
 
 
 def test_category_lookup_by_id_or_name() -> None:
@@ -100,8 +104,11 @@ def test_category_lookup_by_id_or_name() -> None:
 
 def test_marker_names_are_unique_across_categories_subcategories_and_benchmarks() -> None:
     taxonomy = load_taxonomy()
-    names = ([c.id for c in taxonomy.categories] + [s.id for s in taxonomy.subcategories]
-             + [b for s in taxonomy.subcategories for b in s.benchmarks])
+    names = (
+        [c.id for c in taxonomy.categories]
+        + [s.id for s in taxonomy.subcategories]
+        + [b for s in taxonomy.subcategories for b in s.benchmarks]
+    )
 
     assert [n for n, count in Counter(names).items() if count > 1] == []
     assert all(s.id == slug(s.name) and s.id.isidentifier() for s in taxonomy.subcategories)
@@ -129,7 +136,9 @@ def test_all_37_benchmarks_are_implemented_with_the_papers_access_levels() -> No
     benchmarks = [load_benchmark(path) for path in suite_files()]
 
     ids = {b.id for b in benchmarks}
-    assert {"missing": sorted(set(SPEC_PLACES) - ids), "unknown": sorted(ids - set(SPEC_PLACES))} == \
-        {"missing": [], "unknown": []}
+    assert {"missing": sorted(set(SPEC_PLACES) - ids), "unknown": sorted(ids - set(SPEC_PLACES))} == {
+        "missing": [],
+        "unknown": [],
+    }
     assert len(benchmarks) == 37
     assert Counter(b.access for b in benchmarks) == SPEC_ACCESS

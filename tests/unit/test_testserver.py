@@ -63,8 +63,10 @@ def raw_exchange(server: TestServer, data: bytes, *, read_until_close: bool = Tr
 
 
 def raw_post(path: str, body: bytes, extra: str = "") -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
 
 
 # --------------------------------------------------------------------------- round trips
@@ -250,8 +252,14 @@ def test_waiting_requests_count_as_in_flight():
     gate = threading.Event()
     with TestServer(slots=1, responder=_gated_responder(gate)) as srv:
         results = []
-        threads = [threading.Thread(target=lambda: results.append(
-            httpx.post(srv.url + "/chat/completions", json=CHAT, timeout=30).status_code)) for _ in range(3)]
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(
+                    httpx.post(srv.url + "/chat/completions", json=CHAT, timeout=30).status_code
+                )
+            )
+            for _ in range(3)
+        ]
         for t in threads:
             t.start()
         try:
@@ -486,9 +494,11 @@ def test_pipelined_requests_and_connection_close(server):
 
 def test_chunked_request_body(server):
     body = json.dumps(CHAT).encode()
-    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 10]), body[i:i + 10]) for i in range(0, len(body), 10))
-    data = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-            b"Connection: close\r\n\r\n" + chunked + b"0\r\n\r\n")
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 10]), body[i : i + 10]) for i in range(0, len(body), 10))
+    data = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n" + chunked + b"0\r\n\r\n"
+    )
     out = raw_exchange(server, data)
     assert out.startswith(b"HTTP/1.1 200 OK")
     assert server.requests == [CHAT]
@@ -498,8 +508,9 @@ def test_protocol_errors(server):
     assert raw_exchange(server, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
     assert raw_exchange(server, b"GET /v1/models HTTP/2.0\r\n\r\n").startswith(b"HTTP/1.1 505")
     assert raw_exchange(server, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 411")
-    assert raw_exchange(
-        server, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1x\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert raw_exchange(server, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1x\r\n\r\n").startswith(
+        b"HTTP/1.1 400"
+    )
     assert raw_exchange(
         server, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n"
     ).startswith(b"HTTP/1.1 413")
@@ -546,7 +557,10 @@ def _cli_env() -> dict:
 def test_cli_serves_and_stops_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest_medhelm.testserver", "--port", "0", "--latency", "0.01", "--slots", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_cli_env(),
     )
     try:
         line = proc.stdout.readline()
@@ -568,7 +582,10 @@ def test_cli_serves_and_stops_on_sigterm():
 def test_cli_refuses_non_loopback_host():
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_medhelm.testserver", "--host", "0.0.0.0"],
-        capture_output=True, text=True, env=_cli_env(), timeout=30,
+        capture_output=True,
+        text=True,
+        env=_cli_env(),
+        timeout=30,
     )
     assert proc.returncode != 0
     assert "loopback" in proc.stderr

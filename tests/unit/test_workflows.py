@@ -28,8 +28,12 @@ def load(path: Path) -> dict[Any, Any]:
 
 
 def schema_check(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
-                           *map(str, paths)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def run_steps(workflow: dict[Any, Any]) -> list[str]:
@@ -44,8 +48,10 @@ def test_both_workflows_are_valid_github_workflows() -> None:
 
 def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text("name: broken\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
-                      "    steps:\n      - uses: actions/checkout@v4\n        runn: echo typo\n")
+    broken.write_text(
+        "name: broken\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n        runn: echo typo\n"
+    )
 
     result = schema_check(broken)
 
@@ -57,8 +63,11 @@ def test_ci_runs_the_projects_own_script_with_shared_beside_the_checkout() -> No
     ci = load(CI)
 
     [job] = ci["jobs"].values()
-    checkouts = [step.get("with", {}).get("path") for step in job["steps"]
-                 if str(step.get("uses", "")).startswith("actions/checkout@")]
+    checkouts = [
+        step.get("with", {}).get("path")
+        for step in job["steps"]
+        if str(step.get("uses", "")).startswith("actions/checkout@")
+    ]
     assert checkouts == ["main", "shared"]  # main/.ci/run finds ../shared/data as on the CI machine
     assert run_steps(ci) == ["bash main/.ci/run"]
     assert job["timeout-minutes"] <= 90
@@ -79,11 +88,17 @@ def test_the_release_gate_has_shards_a_merge_and_a_gate_against_a_stored_baselin
     uploads = [step["with"] for step in evaluate["steps"] if str(step.get("uses", "")).startswith("actions/upload")]
     downloads = [step["with"] for step in merge["steps"] if str(step.get("uses", "")).startswith("actions/download")]
     assert uploads[0]["name"] == "shard-${{ matrix.shard }}" and downloads[0]["pattern"] == "shard-*"
-    kept = " ".join(str(step.get("with", {}).get("path", "")) for step in merge["steps"]
-                    if str(step.get("uses", "")).startswith("actions/upload"))
+    kept = " ".join(
+        str(step.get("with", {}).get("path", ""))
+        for step in merge["steps"]
+        if str(step.get("uses", "")).startswith("actions/upload")
+    )
     assert "merged/report.html" in kept
-    published = [step for step in merge["steps"] if "junit" in str(step.get("uses", "")).lower()
-                 or "test-summary" in str(step.get("uses", ""))]
+    published = [
+        step
+        for step in merge["steps"]
+        if "junit" in str(step.get("uses", "")).lower() or "test-summary" in str(step.get("uses", ""))
+    ]
     assert published and "merged/gates.xml" in published[0]["with"]["paths"]
 
 
@@ -113,12 +128,16 @@ def _has_leaderboard_command() -> bool:
 
 # The merge job's `medhelm leaderboard` and the matrix's `--medhelm-shard` belong to the
 # leaderboard's work: until they are in, this check must fail (strict), and then it must pass.
-@pytest.mark.xfail(not _has_leaderboard_command(), strict=True,
-                   reason="`medhelm leaderboard` and --medhelm-shard are not in this checkout yet")
+@pytest.mark.xfail(
+    not _has_leaderboard_command(),
+    strict=True,
+    reason="`medhelm leaderboard` and --medhelm-shard are not in this checkout yet",
+)
 def test_every_command_and_option_the_example_uses_exists() -> None:
     commands = run_steps(load(GATE))
-    pytest_flags = {flag for command in commands if command.startswith("pytest")
-                    for flag in re.findall(r"(--[\w-]+)", command)}
+    pytest_flags = {
+        flag for command in commands if command.startswith("pytest") for flag in re.findall(r"(--[\w-]+)", command)
+    }
     medhelm_calls = [command.split() for command in commands if command.startswith("medhelm ")]
     assert pytest_flags and medhelm_calls
 

@@ -69,8 +69,9 @@ class _Hub:
                 if task is not None:
                     task.cancel()
 
-    async def _answer(self, writer: asyncio.StreamWriter, request_id: int, model: ModelConfig,
-                      request: ModelRequest) -> None:
+    async def _answer(
+        self, writer: asyncio.StreamWriter, request_id: int, model: ModelConfig, request: ModelRequest
+    ) -> None:
         key = (model.name, request)
         planned = self.planned.get(key)
         try:
@@ -104,8 +105,13 @@ async def _serve(engine: Engine, owner: socket.socket, listener: socket.socket |
     await hub.close()
 
 
-def _run(owner: socket.socket, listener: socket.socket | None, concurrency: int, cache: Path | None,
-         include_text: bool = False) -> None:
+def _run(
+    owner: socket.socket,
+    listener: socket.socket | None,
+    concurrency: int,
+    cache: Path | None,
+    include_text: bool = False,
+) -> None:
     """The child's life: serve until the owner's end closes, then exit without teardown."""
     # Ctrl-C reaches the whole process group: the session handles it and closes its end, which
     # ends this process cleanly; a KeyboardInterrupt here would only lose answers.
@@ -121,8 +127,14 @@ def _run(owner: socket.socket, listener: socket.socket | None, concurrency: int,
     os._exit(0)
 
 
-def forked_main(parent_end: socket.socket, owner: socket.socket, listener: socket.socket | None,
-                 concurrency: int, cache: Path | None, include_text: bool = False) -> None:
+def forked_main(
+    parent_end: socket.socket,
+    owner: socket.socket,
+    listener: socket.socket | None,
+    concurrency: int,
+    cache: Path | None,
+    include_text: bool = False,
+) -> None:
     parent_end.close()  # else this process would hold its own owner's end open
     # The parent's objects came along: the cyclic GC must never finalise them here (an inherited
     # buffered file would flush the parent's data a second time).

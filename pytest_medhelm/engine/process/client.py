@@ -109,8 +109,12 @@ class EngineConnection:
 
     def disconnect(self) -> None:
         """On the engine loop, as it shuts down: close this end."""
-        if self._connected is not None and self._connected.done() and not self._connected.cancelled() \
-                and self._connected.exception() is None:
+        if (
+            self._connected is not None
+            and self._connected.done()
+            and not self._connected.cancelled()
+            and self._connected.exception() is None
+        ):
             self._connected.result().close()
 
     def close(self, timeout_s: float = 10.0) -> None:

@@ -29,5 +29,13 @@ def request_fields(request: ModelRequest) -> tuple[Any, ...]:
 
 
 def completion_fields(completion: Completion) -> tuple[Any, ...]:
-    return (completion.model, completion.text, completion.input_tokens, completion.output_tokens,
-            completion.latency_s, completion.cached, completion.cost_usd, completion.reasoning_tokens)
+    return (
+        completion.model,
+        completion.text,
+        completion.input_tokens,
+        completion.output_tokens,
+        completion.latency_s,
+        completion.cached,
+        completion.cost_usd,
+        completion.reasoning_tokens,
+    )

@@ -26,8 +26,9 @@ class EngineProcess(EngineConnection):
     :attr:`address`, a socket in a directory only this user can enter.
     """
 
-    def __init__(self, *, concurrency: int, cache: Path | None, listen: bool = False,
-                 include_text: bool = False) -> None:
+    def __init__(
+        self, *, concurrency: int, cache: Path | None, listen: bool = False, include_text: bool = False
+    ) -> None:
         parent_end, child_end = socket.socketpair()
         passed = [child_end]
         self._directory: str | None = None
@@ -84,13 +85,24 @@ class _Child(Protocol):
 class _Forked:
     """The child as a fork of this process (multiprocessing's ``fork`` start method)."""
 
-    def __init__(self, parent_end: socket.socket, owner: socket.socket, listener: socket.socket | None,
-                 concurrency: int, cache: Path | None, include_text: bool = False) -> None:
+    def __init__(
+        self,
+        parent_end: socket.socket,
+        owner: socket.socket,
+        listener: socket.socket | None,
+        concurrency: int,
+        cache: Path | None,
+        include_text: bool = False,
+    ) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         context = multiprocessing.get_context("fork")
-        self._process = context.Process(target=forked_main, args=(parent_end, owner, listener, concurrency, cache, include_text),
-                                        name="medhelm-engine", daemon=True)
+        self._process = context.Process(
+            target=forked_main,
+            args=(parent_end, owner, listener, concurrency, cache, include_text),
+            name="medhelm-engine",
+            daemon=True,
+        )
         self._process.start()
         self.pid = self._process.pid
 
@@ -107,19 +119,33 @@ class _Forked:
 class _Spawned:
     """The child as a new interpreter (``python -m pytest_medhelm.engine.process``), where forking is not safe."""
 
-    def __init__(self, owner: socket.socket, listener: socket.socket | None, concurrency: int,
-                 cache: Path | None, include_text: bool = False) -> None:
+    def __init__(
+        self,
+        owner: socket.socket,
+        listener: socket.socket | None,
+        concurrency: int,
+        cache: Path | None,
+        include_text: bool = False,
+    ) -> None:
         passed = [owner] if listener is None else [owner, listener]
-        command = [sys.executable, "-m", "pytest_medhelm.engine.process", "--fd", str(owner.fileno()),
-                   "--concurrency", str(concurrency)]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest_medhelm.engine.process",
+            "--fd",
+            str(owner.fileno()),
+            "--concurrency",
+            str(concurrency),
+        ]
         if listener is not None:
             command += ["--listen-fd", str(listener.fileno())]
         if cache is not None:
             command += ["--cache", str(cache)]
         if include_text:
             command += ["--include-text"]
-        self._process = subprocess.Popen(command, pass_fds=[sock.fileno() for sock in passed],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self._process = subprocess.Popen(
+            command, pass_fds=[sock.fileno() for sock in passed], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
         self.pid: int | None = self._process.pid
 
     def exitcode(self) -> int | None:

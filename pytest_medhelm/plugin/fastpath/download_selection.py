@@ -27,8 +27,11 @@ def may_select(node: pytest.Collector) -> bool:
         from _pytest.mark.expression import Expression
 
         keyword = (config.option.keyword or "").lstrip()
-        if keyword and not _could_hold(Expression.compile(keyword), KeywordMatcher.from_item(node),  # type: ignore[arg-type]
-                                       _vocabulary(config)):
+        if keyword and not _could_hold(
+            Expression.compile(keyword),
+            KeywordMatcher.from_item(node),  # type: ignore[arg-type]
+            _vocabulary(config),
+        ):
             return False
         markexpr = config.option.markexpr
         if markexpr and not Expression.compile(markexpr).evaluate(MarkMatcher.from_markers(node.iter_markers())):
@@ -52,8 +55,9 @@ def _could_hold(expression: Any, matcher: Any, vocabulary: list[str]) -> bool:
         idents = [name[1:] for name in code.co_names if name.startswith("$")]
     names = sorted(set(idents))
     known = {name: True for name in names if matcher(name)}
-    known.update({name: False for name in names
-                  if name not in known and any(name.lower() in word for word in vocabulary)})
+    known.update(
+        {name: False for name in names if name not in known and any(name.lower() in word for word in vocabulary)}
+    )
     unknown = [name for name in names if name not in known]
     if len(unknown) > _MAX_UNKNOWN:
         return True

@@ -72,7 +72,11 @@ def warn_fallback(config: pytest.Config, missing: list[str]) -> None:
         versions += f", pytest-xdist {version('pytest-xdist')}"
     except Exception:  # noqa: BLE001 - xdist is optional
         pass
-    config.issue_config_time_warning(MedhelmFastpathWarning(
-        f"medhelm_fastpath: not found in {versions}: {', '.join(missing)}; the run takes pytest's "
-        "plain path (same results, slower; -p no:medhelm_fastpath turns the fast path off without this "
-        "warning)"), stacklevel=2)
+    config.issue_config_time_warning(
+        MedhelmFastpathWarning(
+            f"medhelm_fastpath: not found in {versions}: {', '.join(missing)}; the run takes pytest's "
+            "plain path (same results, slower; -p no:medhelm_fastpath turns the fast path off without this "
+            "warning)"
+        ),
+        stacklevel=2,
+    )

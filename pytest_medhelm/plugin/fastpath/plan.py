@@ -41,8 +41,7 @@ if TYPE_CHECKING:
 
 # pytest options that select items, or stop a run early (-x, --maxfail): with any of them set,
 # what will be run is not known up front (-k and -m are evaluated: see fastpath.selection).
-_SELECTING_OPTIONS = ("deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail",
-                      "medhelm_maxfail")
+_SELECTING_OPTIONS = ("deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail", "medhelm_maxfail")
 # Plugins whose collection hooks select nothing beyond those options (pytest's own, xdist, ours).
 _KNOWN_COLLECTION_HOOKS = ("_pytest.", "xdist.", "pytest_medhelm.")
 
@@ -74,8 +73,13 @@ def selection_elsewhere(config: pytest.Config) -> bool:
     """Could anything but the plugin's own settings narrow or change what workers collect?"""
     if any(config.getoption(name, None) for name in _SELECTING_OPTIONS):
         return True
-    hooks = ("pytest_collection_modifyitems", "pytest_ignore_collect", "pytest_collect_file",
-             "pytest_pycollect_makemodule", "pytest_collection")
+    hooks = (
+        "pytest_collection_modifyitems",
+        "pytest_ignore_collect",
+        "pytest_collect_file",
+        "pytest_pycollect_makemodule",
+        "pytest_collection",
+    )
     for name in hooks:
         # The plugin manager's own callers: before pytest 9.1, config.hook wraps the path hooks
         # in plain functions, without get_hookimpls.

@@ -92,7 +92,12 @@ class LeanProtocol:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
         instance_item = instance_item_type()
-        if not self.enabled or instance_item is None or not isinstance(item, instance_item) or needs_full_protocol(item):
+        if (
+            not self.enabled
+            or instance_item is None
+            or not isinstance(item, instance_item)
+            or needs_full_protocol(item)
+        ):
             return None
         hooked = self._phases_hooked.get(item.path)
         if hooked is None:  # conftests apply per directory: asked once per suite file

@@ -23,8 +23,12 @@ def redo_rootdir(config: pytest.Config, args: list[str]) -> None:
         # Private: pytest offers no public way to parse again, nor to set the rootdir.
         ns = config._parser.parse_known_args(args)
         rootpath, inipath, inicfg, ignored = determine_setup(
-            inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir, rootdir_cmd_arg=None,
-            invocation_dir=config.invocation_params.dir)
+            inifile=None,
+            override_ini=ns.override_ini,
+            args=ns.file_or_dir,
+            rootdir_cmd_arg=None,
+            invocation_dir=config.invocation_params.dir,
+        )
     except Exception:  # noqa: BLE001  (a pytest that works otherwise: keep its answer)
         return
     if rootpath == config.rootpath and inipath == config.inipath:

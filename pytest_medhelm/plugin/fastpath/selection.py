@@ -75,8 +75,10 @@ class Selection:
         if len(uncertain) > _MOST_UNCERTAIN:
             return False
         try:
-            return all(self.keyword.evaluate(_keyword_matcher(known, dict(zip(uncertain, values))))
-                       for values in itertools.product((False, True), repeat=len(uncertain)))
+            return all(
+                self.keyword.evaluate(_keyword_matcher(known, dict(zip(uncertain, values))))
+                for values in itertools.product((False, True), repeat=len(uncertain))
+            )
         except Unforeseeable:
             return False
 

@@ -32,8 +32,12 @@ def _network_models(config: pytest.Config) -> bool:
 
 def cap_workers(config: pytest.Config) -> None:
     asked = getattr(config.option, "numprocesses", None)
-    if (not isinstance(asked, int) or os.name != "posix" or getattr(config.option, "maxprocesses", 1) is not None
-            or not _network_models(config)):
+    if (
+        not isinstance(asked, int)
+        or os.name != "posix"
+        or getattr(config.option, "maxprocesses", 1) is not None
+        or not _network_models(config)
+    ):
         return
     cap = worker_cap()
     if asked > cap:
@@ -46,5 +50,7 @@ def report_header(config: pytest.Config) -> list[str]:
     if capped is None:
         return []
     asked, started = capped
-    return [f"medhelm: -n {asked} starts {started} workers ({os.cpu_count()} cores; each waits on the "
-            f"session's engine process; --maxprocesses {asked} starts all {asked})"]
+    return [
+        f"medhelm: -n {asked} starts {started} workers ({os.cpu_count()} cores; each waits on the "
+        f"session's engine process; --maxprocesses {asked} starts all {asked})"
+    ]

@@ -34,7 +34,7 @@ def lower_bounds() -> list[str]:
 
 
 @nox.session
-@nox.parametrize("versions", ["oldest", "newest"])
+@nox.parametrize("versions", ["oldest", "newest"], ids=["oldest", "newest"])
 def tests(session: nox.Session, versions: str) -> None:
     session.install("-e", ".[test]")
     if versions == "oldest":

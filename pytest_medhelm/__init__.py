@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_medhelm.benchmark import Benchmark, Instance, Prompt, ScoreContext
-    from pytest_medhelm.data.owner import find_file, import_pyarrow, read_csv
+    from pytest_medhelm.data.owner import PANDAS_NA_VALUES, find_file, import_pyarrow, read_csv
     from pytest_medhelm.data.sources import (
         DataError,
         DataUnavailable,
@@ -42,6 +42,7 @@ _PUBLIC = {
     "find_file": "data.owner",
     "import_pyarrow": "data.owner",
     "read_csv": "data.owner",
+    "PANDAS_NA_VALUES": "data.owner",
 }
 # Shared mechanisms of several suite modules, as modules: ``shc.benchmark(...)``, ``tokens.count``.
 _MODULES = {"shc": "data.shc", "mtsamples": "data.mtsamples", "tokens": "data.tokens"}
@@ -68,6 +69,7 @@ __all__ = [
     "Instance",
     "Prompt",
     "Record",
+    "PANDAS_NA_VALUES",
     "ScoreContext",
     "Source",
     "__version__",

@@ -17,6 +17,32 @@ from typing import IO
 
 from pytest_medhelm.data.sources import DataError, DataUnavailable, Record
 
+# The cells pandas' readers (read_csv, read_excel) take for missing by default (their na_values):
+# HELM reads owners' files with pandas, so these are the cells it sees as empty.
+PANDAS_NA_VALUES = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+
 # Clinical notes are long: a single CSV cell can exceed the csv module's default 128 KB limit.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 

@@ -17,6 +17,7 @@ care plans, available only to their owners.
 from pathlib import Path
 
 from pytest_medhelm import (
+    PANDAS_NA_VALUES,
     Benchmark,
     Instance,
     Prompt,
@@ -75,32 +76,6 @@ Clinical Note:
 """
 
 
-# The cells pandas' read_csv takes for missing (its default na_values): HELM drops such a note.
-PANDAS_MISSING = frozenset(
-    {
-        "",
-        "#N/A",
-        "#N/A N/A",
-        "#NA",
-        "-1.#IND",
-        "-1.#QNAN",
-        "-NaN",
-        "-nan",
-        "1.#IND",
-        "1.#QNAN",
-        "<NA>",
-        "N/A",
-        "NA",
-        "NULL",
-        "NaN",
-        "None",
-        "n/a",
-        "nan",
-        "null",
-    }
-)
-
-
 def read_local(folder: Path) -> list[Record]:
     path = find_file(folder, "CHW_Dataset.csv", HOW, suffix=".csv")
     records = []
@@ -115,7 +90,7 @@ def read_local(folder: Path) -> list[Record]:
                     field="MO Note",
                 )
             continue
-        if note in PANDAS_MISSING:
+        if note in PANDAS_NA_VALUES:  # HELM (pandas) drops such a note
             warn_row(
                 f"the note {note!r} is kept; HELM 0.5.16 (pandas) reads it as missing and drops the row",
                 file=path,

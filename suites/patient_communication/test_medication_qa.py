@@ -8,31 +8,9 @@ and drops the rows whose Answer pandas reads as missing: an empty cell, or text 
 import hashlib
 from typing import Any
 
-from pytest_medhelm import Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source
+from pytest_medhelm import PANDAS_NA_VALUES, Benchmark, DataError, Fetcher, Instance, Prompt, Record, Source
 
 URL = "https://github.com/abachaa/Medication_QA_MedInfo2019/raw/master/MedInfo2019-QA-Medications.xlsx"
-# pandas.read_excel's default NA strings.
-PANDAS_NA = {
-    "",
-    "#N/A",
-    "#N/A N/A",
-    "#NA",
-    "-1.#IND",
-    "-1.#QNAN",
-    "-NaN",
-    "-nan",
-    "1.#IND",
-    "1.#QNAN",
-    "<NA>",
-    "N/A",
-    "NA",
-    "NULL",
-    "NaN",
-    "None",
-    "n/a",
-    "nan",
-    "null",
-}
 
 
 def fetch(fetcher: Fetcher) -> list[Record]:
@@ -55,7 +33,7 @@ def fetch(fetcher: Fetcher) -> list[Record]:
 
 
 def missing(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value in PANDAS_NA)
+    return value is None or (isinstance(value, str) and value in PANDAS_NA_VALUES)
 
 
 def to_instance(record: Record) -> Instance | None:

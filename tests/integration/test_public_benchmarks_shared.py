@@ -60,7 +60,7 @@ def expected_count(benchmark_id: str, sample: list[dict[str, Any]]) -> int:
     if benchmark_id == "race_based_med":
         return len({(r["Question"], r["Response"]) for r in sample})  # keyed by prompt
     if benchmark_id == "medication_qa":
-        return sum(r["Answer"] not in test_medication_qa.PANDAS_NA for r in sample)  # one answer is "n/a"
+        return sum(r["Answer"] not in test_medication_qa.PANDAS_NA_VALUES for r in sample)  # one answer is "n/a"
     return len(sample)  # the MTSamples samples hold qualifying files only
 
 
@@ -78,7 +78,7 @@ def test_every_sample_row_loads(shared_data: Path, benchmark_id: str) -> None:
 
 
 def test_medication_qa_drops_the_answer_pandas_reads_as_missing(shared_data: Path) -> None:
-    dropped = [r for r in rows(shared_data, "medication_qa") if r["Answer"] in test_medication_qa.PANDAS_NA]
+    dropped = [r for r in rows(shared_data, "medication_qa") if r["Answer"] in test_medication_qa.PANDAS_NA_VALUES]
     assert [r["Answer"] for r in dropped] == ["n/a"]
     inputs = {i.input for i in loaded(shared_data, "medication_qa").instances}
     assert dropped[0]["Question"] not in inputs

@@ -8,6 +8,7 @@ constants they pass to ``AdapterSpec(...)`` (temperature, stop sequences) come f
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
@@ -105,3 +106,83 @@ def adapter_strings(package: HelmPackage, run_spec: str) -> AdapterStrings:
         stop_sequences=tuple(settings.get("stop_sequences") or ()),
         kwargs=given,
     )
+
+
+# -- run names: what HELM calls a run's directory (benchmark_output/runs/<suite>/<name>/) --------
+
+
+def run_entry_name(package: HelmPackage, run_spec: str, run: str = "") -> str:
+    """The name HELM gives the run spec ``run_spec`` (``@run_spec_function`` key): the ``name=`` its
+    function passes to ``RunSpec(...)``, filled with the function's defaults, and ``run`` for the
+    one field without a default (MedDialog's subset, CLEAR's condition)."""
+    specs = package.module(RUN_SPECS_FILE)
+    if run_spec not in specs.run_specs:
+        raise KeyError(f"{RUN_SPECS_FILE}: no run spec {run_spec!r}")
+    function = specs.run_specs[run_spec]
+    names = [call.kwargs["name"] for call in specs.calls_to(function, "RunSpec") if "name" in call.kwargs]
+    if len(names) != 1:
+        raise ValueError(f"{RUN_SPECS_FILE}: {function} does not pass one name to RunSpec")
+    name = names[0]
+    local = specs.functions.get(function, {})
+    if isinstance(name, Expr) and name.source.isidentifier() and name.source in local:
+        name = local[name.source]  # name=run_spec_name, assigned above the call
+    values = dict(specs.defaults.get(function, {}))
+    fields = name.fields if isinstance(name, Template) else _names_in(name)
+    free = [field for field in fields if field not in values]
+    if len(free) > 1 or (free and not run):
+        raise ValueError(f"{RUN_SPECS_FILE}: run spec {run_spec!r} names its runs by {', '.join(free)}")
+    if free:
+        values[free[0]] = run
+    elif run:
+        raise ValueError(f"{RUN_SPECS_FILE}: run spec {run_spec!r} has one run, not {run!r}")
+    if isinstance(name, Template):
+        return name.fill(values)
+    if isinstance(name, Expr):
+        return str(_evaluate(ast.parse(name.source, mode="eval").body, values, name.source))
+    return str(name)
+
+
+def model_run_name(name: str, model: str) -> str:
+    """HELM's model run expander (``ModelRunExpander.replace_model_in_run_spec``): the run's name,
+    ``,`` or ``:``, then ``model=`` and the model's last two ``/`` parts with ``/`` as ``_``."""
+    model_name = "/".join(model.split("/")[-2:])
+    return f"{name}{',' if ':' in name else ':'}model={model_name.replace('/', '_')}"
+
+
+def _names_in(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, Expr):
+        return ()
+    tree = ast.parse(value.source, mode="eval")
+    return tuple(dict.fromkeys(node.id for node in ast.walk(tree) if isinstance(node, ast.Name)))
+
+
+def _evaluate(node: ast.AST, values: Mapping[str, Any], source: str) -> Any:
+    """The few expression forms HELM's run-spec names use: constants, names, f-strings,
+    ``a if cond else b`` and comparisons with ``is``/``==``. Anything else is an error."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in values:
+        return values[node.id]
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                parts.append(format(_evaluate(part.value, values, source)))
+            else:
+                parts.append(str(_evaluate(part, values, source)))
+        return "".join(parts)
+    if isinstance(node, ast.IfExp):
+        test = _evaluate(node.test, values, source)
+        return _evaluate(node.body if test else node.orelse, values, source)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, right = _evaluate(node.left, values, source), _evaluate(node.comparators[0], values, source)
+        operator = node.ops[0]
+        if isinstance(operator, ast.Is):
+            return left is right
+        if isinstance(operator, ast.IsNot):
+            return left is not right
+        if isinstance(operator, ast.Eq):
+            return left == right
+        if isinstance(operator, ast.NotEq):
+            return left != right
+    raise ValueError(f"{RUN_SPECS_FILE}: cannot read the run name {source!r}")

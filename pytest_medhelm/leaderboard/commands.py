@@ -36,6 +36,13 @@ def add_commands(commands: Any) -> None:
     helm.add_argument(
         "--to", type=Path, required=True, metavar="DIR", help="a HELM suite directory (benchmark_output/runs/<suite>/)"
     )
+    helm.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="the data mirror holding HELM's package (DIR/helm/), whose run specs name the runs "
+        "(default: the download cache)",
+    )
     helm.set_defaults(run=export_helm)
 
 
@@ -77,7 +84,26 @@ def export_helm(args: argparse.Namespace) -> int:
     if results is None:
         print(f"medhelm export-helm: {args.results}: give a results.json file", file=sys.stderr)
         return 2
-    runs = export(results, args.to)
+    from pytest_medhelm.helm import HelmPackageError, locate
+
+    try:
+        package = locate(args.data_dir)
+    except HelmPackageError as exc:
+        print(f"medhelm export-helm: {exc}", file=sys.stderr)
+        return 2
+    if package is None:
+        where = f"{args.data_dir}/helm/ or the download cache" if args.data_dir else "the download cache"
+        print(
+            f"medhelm export-helm: HELM's package (its run specs name the runs) is not in {where}: "
+            "give --data-dir MIRROR, or run `medhelm download`",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        runs = export(results, args.to, package)
+    except (KeyError, ValueError) as exc:
+        print(f"medhelm export-helm: {exc}", file=sys.stderr)
+        return 2
     for directory in runs:
         print(directory)
     if not runs:

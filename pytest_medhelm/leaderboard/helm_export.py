@@ -9,10 +9,11 @@ instances as a stat of count 1 (spec 4.1), and ``per_instance_stats.json`` one s
 per instance, metric and train trial 0. Only MedHELM's public benchmarks are exported, so that
 the results can sit beside the public MedHELM leaderboard.
 
-Run names: ``<benchmark>:model=<model>``, with ``run=<run>`` before the model for benchmarks made
-of several runs; ``/`` in a model name becomes ``_`` as in HELM's directory names. The minimal
-``run_spec.json`` written beside them (name, model, groups) is what HELM's summarizer needs to
-read the run.
+Run names are HELM's own: the name MedHELM's run-spec function gives its ``RunSpec`` (read from
+HELM's package, ``medhelm_run_specs.py``: ``pubmed_qa``, ``med_qa``, ``med_dialog,subset=icliniq``),
+then the model as HELM's model run expander adds it (``pubmed_qa:model=openai_gpt-4o``; see
+:func:`pytest_medhelm.helm.runspecs.model_run_name`). The minimal ``run_spec.json`` written beside
+them (name, model, groups) is what HELM's summarizer needs to read the run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_medhelm.helm import HelmPackage
     from pytest_medhelm.results import InstanceRecord, ResultsFile
 
 SPLIT = "test"
@@ -49,27 +51,33 @@ def stat(metric: str, values: Iterable[float]) -> dict[str, Any]:
     }
 
 
-def run_name(benchmark: str, run: str, model: str) -> str:
-    model_part = f"model={model.replace('/', '_')}"
-    return f"{benchmark}:run={run},{model_part}" if run else f"{benchmark}:{model_part}"
+def run_name(package: HelmPackage, run_spec: str, run: str, model: str) -> str:
+    """HELM's directory name for one run of a benchmark on a model."""
+    from pytest_medhelm.helm.runspecs import model_run_name, run_entry_name
+
+    return model_run_name(run_entry_name(package, run_spec, run), model)
 
 
-def public_benchmarks() -> set[str]:
+def public_benchmarks() -> dict[str, str]:
+    """MedHELM's public benchmarks: id -> HELM's run-spec key."""
     from pytest_medhelm.suites import load_benchmark, suite_files
 
-    public = set()
+    public = {}
     for path in suite_files():
         try:
             benchmark = load_benchmark(path)
         except Exception:  # noqa: BLE001, S112  (a broken module is reported by `medhelm benchmarks`)
             continue
-        if benchmark.access == "public":
-            public.add(benchmark.id)
+        if benchmark.access == "public" and benchmark.helm_prompt:
+            public[benchmark.id] = benchmark.helm_prompt
     return public
 
 
-def export(results: ResultsFile, suite_dir: Path, *, benchmarks: set[str] | None = None) -> list[Path]:
-    """Write one HELM run directory per (benchmark, run, model); returns the directories."""
+def export(
+    results: ResultsFile, suite_dir: Path, package: HelmPackage, *, benchmarks: dict[str, str] | None = None
+) -> list[Path]:
+    """Write one HELM run directory per (benchmark, run, model); returns the directories.
+    ``benchmarks``: the benchmarks to export (id -> HELM run-spec key), MedHELM's public ones by default."""
     allowed = public_benchmarks() if benchmarks is None else benchmarks
     runs: dict[tuple[str, str, str], list[InstanceRecord]] = defaultdict(list)
     for record in results.instances:
@@ -82,7 +90,8 @@ def export(results: ResultsFile, suite_dir: Path, *, benchmarks: set[str] | None
     written = []
     for (benchmark, run, model), rows in sorted(runs.items()):
         rows = sorted(rows, key=lambda r: r.instance_id)
-        directory = suite_dir / run_name(benchmark, run, model)
+        name = run_name(package, allowed[benchmark], run, model)
+        directory = suite_dir / name
         directory.mkdir(parents=True, exist_ok=True)
         metrics = list(dict.fromkeys(name for r in rows for name in r.metrics))
         run_stats = [stat(m, [fmean([r.metrics[m] for r in rows if m in r.metrics])]) for m in metrics]
@@ -96,7 +105,7 @@ def export(results: ResultsFile, suite_dir: Path, *, benchmarks: set[str] | None
         ]
         info = results.model_info.get(model)
         run_spec = {
-            "name": run_name(benchmark, run, model),
+            "name": name,
             "scenario_spec": {"class_name": f"pytest_medhelm.suites.{benchmark}", "args": {}},
             "adapter_spec": {"model": info.model if info and info.model else model, "model_deployment": model},
             "metric_specs": [],

@@ -2,16 +2,17 @@
 
 HELM's summarizer reads a run as ``from_json(run_spec.json, RunSpec)`` and
 ``from_json(stats.json, List[Stat])`` (``presentation/summarize.py``, ``Summarizer.read_run``); its
-display code reads ``per_instance_stats.json`` as ``List[PerInstanceStats]``. A separate Python with
-crfm-helm (``$MEDHELM_HELM_PYTHON``, else ``/work/helm-venv/bin/python``) does exactly that here.
+display code reads ``per_instance_stats.json`` as ``List[PerInstanceStats]``. HELM's own code in
+its environment (the ``helm_oracle`` fixture) does exactly that here, and names the runs as HELM
+would: the run-spec function's ``RunSpec`` through HELM's model run expander.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,12 @@ READ_WITH_HELM = r"""
 import json, sys
 from pathlib import Path
 from typing import List
+from unittest import mock
+
+# HELM's codec imports every perturbation, and two of those import NLP packages (nltk, spacy) that
+# the oracle environment leaves out; only perturbations use them, so stand-ins do here.
+for name in ("nltk", "nltk.corpus", "spacy"):
+    sys.modules[name] = mock.MagicMock(name=name)
 from helm.common.codec import from_json
 from helm.benchmark.run_spec import RunSpec
 from helm.benchmark.metrics.statistic import Stat
@@ -38,19 +45,20 @@ for run in sorted(Path(sys.argv[1]).iterdir()):
         "instances": {p.instance_id: {s.name.name: s.mean for s in p.stats} for p in per_instance},
         "trials": sorted({p.train_trial_index for p in per_instance}),
     }
-print(json.dumps(out))
+
+# The names HELM gives these runs: its run-spec function, then its model run expander.
+# get_med_dialog_spec imports torch only to name a GPU device: not what is tested here.
+sys.modules["helm.common.gpu_utils"] = mock.Mock(get_torch_device_name=lambda: "cpu")
+import helm.benchmark.run_specs.medhelm_run_specs
+from helm.benchmark.run_spec import get_run_spec_function
+from helm.benchmark.run_expander import ModelRunExpander
+
+names = []
+for key, args, model in json.loads(sys.argv[2]):
+    (spec,) = ModelRunExpander(model).expand(get_run_spec_function(key)(**args))
+    names.append(spec.name)
+print(json.dumps({"runs": out, "helm_names": names}))
 """
-
-
-@pytest.fixture(scope="module")
-def helm_python() -> str:
-    for python in filter(None, [os.environ.get("MEDHELM_HELM_PYTHON", ""), "/work/helm-venv/bin/python"]):
-        if (
-            Path(python).exists()
-            and subprocess.run([python, "-c", "import helm.benchmark.run_spec"], capture_output=True).returncode == 0
-        ):
-            return python
-    pytest.skip("no Python with crfm-helm 0.5.16 (set MEDHELM_HELM_PYTHON to one)")
 
 
 def row(benchmark: str, model: str, instance: str, em: float, run: str = "") -> InstanceRecord:
@@ -69,47 +77,74 @@ def row(benchmark: str, model: str, instance: str, em: float, run: str = "") -> 
     )
 
 
-def test_export_is_read_by_helms_own_reader(
-    helm_python: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_export_is_read_by_helms_own_reader_under_helms_run_names(
+    helm_oracle: Any, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = [row("pubmed_qa", "org/model-a", str(i), float(i % 2)) for i in range(4)]
     rows += [row("pubmed_qa", "model-b", str(i), 1.0) for i in range(4)]
     rows += [
-        row("med_dialog", "model-b", str(i), float(i < 1), run=run) for run in ("icliniq", "hcm") for i in range(2)
+        row("med_dialog", "model-b", str(i), float(i < 1), run=run)
+        for run in ("icliniq", "healthcaremagic")
+        for i in range(2)
     ]
-    rows += [row("ehr_sql_private_lookalike", "model-b", "1", 1.0)]  # not a public MedHELM benchmark: not exported
-    results = aggregate(rows, medhelm_ids=frozenset({"pubmed_qa", "med_dialog", "ehr_sql_private_lookalike"}))
+    rows += [row("med_qa", "model-b", "1", 1.0), row("head_qa", "a/b/model-c", "1", 0.0)]
+    rows += [row("shc_sei_med", "model-b", "1", 1.0)]  # private: not exported
+    results = aggregate(rows, medhelm_ids=frozenset({"pubmed_qa", "med_dialog", "med_qa", "head_qa", "shc_sei_med"}))
     source = tmp_path / "results.json"
     results.write(source)
     suite = tmp_path / "benchmark_output" / "runs" / "mine"
 
-    assert cli.main(["export-helm", str(source), "--to", str(suite)]) == 0
+    assert cli.main(["export-helm", str(source), "--to", str(suite), "--data-dir", str(shared_data)]) == 0
     capsys.readouterr()
-    read = json.loads(
-        subprocess.run(
-            [helm_python, "-c", READ_WITH_HELM, str(suite)], capture_output=True, text=True, check=True
-        ).stdout
+    # (run-spec key, arguments, model) of each run, as HELM's run entries would give them.
+    expected = [
+        ("pubmed_qa", {}, "org/model-a"),
+        ("pubmed_qa", {}, "model-b"),
+        ("med_dialog", {"subset": "healthcaremagic"}, "model-b"),
+        ("med_dialog", {"subset": "icliniq"}, "model-b"),
+        ("medhelm_med_qa", {}, "model-b"),
+        ("head_qa", {}, "a/b/model-c"),
+    ]
+    done = subprocess.run(
+        [str(helm_oracle.python), "-c", READ_WITH_HELM, str(suite), json.dumps(expected)],
+        capture_output=True,
+        text=True,
     )
+    assert done.returncode == 0, done.stderr[-2000:]
+    oracle = json.loads(done.stdout)
+    read = oracle["runs"]
 
-    assert set(read) == {
-        "pubmed_qa:model=org_model-a",
-        "pubmed_qa:model=model-b",
-        "med_dialog:run=hcm,model=model-b",
-        "med_dialog:run=icliniq,model=model-b",
-    }
+    assert sorted(read) == sorted(oracle["helm_names"])  # HELM's own names, and nothing else
+    assert "med_qa:model=model-b" in read and "med_dialog,subset=icliniq:model=model-b" in read
+    assert all(read[name]["name"] == name for name in read)
     a = read["pubmed_qa:model=org_model-a"]
     assert a["stats"]["exact_match"] == ["test", 1, 0.5]  # the run's mean as one stat (spec 4.1)
     assert a["instances"] == {str(i): {"exact_match": float(i % 2), "quasi_exact_match": 1.0} for i in range(4)}
     assert a["trials"] == [0] and a["groups"] == ["pubmed_qa"] and a["model"] == "org/model-a"
     # HELM's cell for a benchmark of several runs is the mean of the runs' stats: ours, exactly.
-    runs = [read[f"med_dialog:run={r},model=model-b"]["stats"]["exact_match"][2] for r in ("hcm", "icliniq")]
+    runs = [
+        read[f"med_dialog,subset={r}:model=model-b"]["stats"]["exact_match"][2] for r in ("healthcaremagic", "icliniq")
+    ]
     assert sum(runs) / 2 == results.benchmarks["med_dialog"].scores["model-b"].score
 
 
-def test_export_of_a_file_without_public_benchmarks_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_without_helms_package_says_where_it_looked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = aggregate([row("pubmed_qa", "m", "1", 1.0)], medhelm_ids=frozenset({"pubmed_qa"}))
+    source = tmp_path / "results.json"
+    results.write(source)
+    empty = tmp_path / "mirror"
+    empty.mkdir()
+    assert cli.main(["export-helm", str(source), "--to", str(tmp_path / "out"), "--data-dir", str(empty)]) == 2
+    assert f"HELM's package (its run specs name the runs) is not in {empty}/helm/" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_of_a_file_without_public_benchmarks_says_so(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     results = aggregate([row("my_triage", "m", "1", 1.0)], medhelm_ids=frozenset())
     source = tmp_path / "results.json"
     results.write(source)
-    assert cli.main(["export-helm", str(source), "--to", str(tmp_path / "out")]) == 1
+    assert cli.main(["export-helm", str(source), "--to", str(tmp_path / "out"), "--data-dir", str(shared_data)]) == 1
     assert "no public MedHELM benchmark" in capsys.readouterr().err
     assert cli.main(["export-helm", str(tmp_path / "absent.json"), "--to", str(tmp_path / "out")]) == 2

@@ -1,6 +1,7 @@
 """JUnit files: ``medhelm-summary.xml`` (one test case per benchmark and model, for CI dashboards
-and regression gates) and reading back the per-item JUnit files of earlier runs (``pytest
---junitxml``), whose ``medhelm.*`` testcase properties are the instance rows.
+and regression gates), and reading back both the summaries (their cells, ``read_summary``) and the
+per-item JUnit files of earlier runs (``pytest --junitxml``), whose ``medhelm.*`` testcase
+properties are the instance rows.
 
 Written and read with junitparser. Scores, intervals and counts only: no patient text.
 """
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from junitparser import JUnitXml, Properties, Property, TestCase, TestSuite
 
 if TYPE_CHECKING:
+    from pytest_medhelm.leaderboard.summaries import SummaryCell
     from pytest_medhelm.results import InstanceRecord, ResultsFile
 
 SUITE_NAME = "medhelm-summary"
@@ -83,34 +85,48 @@ class JUnitReadError(ValueError):
     pass
 
 
-def read_instance_rows(path: Path) -> list[InstanceRecord]:
-    """The instance rows of a per-item JUnit file (``pytest --medhelm-model ... --junitxml FILE``)."""
-    from pytest_medhelm.results import InstanceRecord
-
+def _cases(path: Path) -> list[TestCase]:
     try:
         xml = JUnitXml.fromfile(str(path))
     except Exception as exc:  # noqa: BLE001  (junitparser raises lxml's or ElementTree's own errors)
         raise JUnitReadError(f"{path}: not a JUnit XML file: {exc}") from None
     suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    return [case for suite in suites for case in suite]
+
+
+def read_summary(path: Path) -> list[SummaryCell] | None:
+    """The (benchmark, model) cells of a ``medhelm-summary.xml``; None when ``path`` is not one."""
+    from pytest_medhelm.leaderboard.summaries import cell_of
+
+    cells = []
+    for case in _cases(path):
+        properties = dict(properties_of(case))
+        if SUMMARY_MARK in properties:
+            cells.append(cell_of(case, properties, path))
+    return cells or None
+
+
+def read_instance_rows(path: Path) -> list[InstanceRecord]:
+    """The instance rows of a per-item JUnit file (``pytest --medhelm-model ... --junitxml FILE``)."""
+    from pytest_medhelm.results import InstanceRecord
+
     rows = []
-    for suite in suites:
-        for case in suite:
-            pairs = properties_of(case)
-            if any(name == SUMMARY_MARK for name, _ in pairs):
-                raise JUnitReadError(
-                    f"{path}: a medhelm-summary.xml holds scores per benchmark, not the instance "
-                    "rows the leaderboard is computed from; give results.json or the run's "
-                    "--junitxml file"
-                )
-            typed = [(name, _typed(name, value)) for name, value in pairs if name.startswith("medhelm.")]
-            if not typed:
-                continue
-            try:
-                record = InstanceRecord.from_properties(typed)
-                if record is not None:
-                    rows.append(InstanceRecord.model_validate(record.model_dump()))
-            except (ValueError, TypeError) as exc:
-                raise JUnitReadError(f"{path}: test case {case.name!r}: {exc}") from None
+    for case in _cases(path):
+        pairs = properties_of(case)
+        if any(name == SUMMARY_MARK for name, _ in pairs):
+            raise JUnitReadError(
+                f"{path}: a medhelm-summary.xml holds scores per benchmark, not instance rows; "
+                "give results.json or the run's --junitxml file"
+            )
+        typed = [(name, _typed(name, value)) for name, value in pairs if name.startswith("medhelm.")]
+        if not typed:
+            continue
+        try:
+            record = InstanceRecord.from_properties(typed)
+            if record is not None:
+                rows.append(InstanceRecord.model_validate(record.model_dump()))
+        except (ValueError, TypeError) as exc:
+            raise JUnitReadError(f"{path}: test case {case.name!r}: {exc}") from None
     return rows
 
 

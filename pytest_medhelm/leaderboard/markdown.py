@@ -54,13 +54,23 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def render(results: ResultsFile) -> str:
+    from pytest_medhelm.leaderboard.summaries import FROM_SUMMARIES
+
     models = ranked_models(results)
     level = int(round(results.uncertainty.level * 100))
+    from_summaries = results.uncertainty.method == FROM_SUMMARIES
+    brackets = (
+        f"{level}% intervals of the benchmark scores as the runs recorded them (rebuilt from "
+        "medhelm-summary.xml, without the instances: no paired tests, no intervals of means or win "
+        "rates, no costs)"
+        if from_summaries
+        else f"{level}% bootstrap intervals ({results.uncertainty.resamples} resamples of the instances, "
+        f"seed {results.uncertainty.seed})"
+    )
     lines = ["# MedHELM leaderboard", ""]
     lines += [
         f"Models ranked by MedHELM's mean win rate over its benchmarks (ties count half a win; a model "
-        f"missing a benchmark is left out of it). Brackets: {level}% bootstrap intervals "
-        f"({results.uncertainty.resamples} resamples of the instances, seed {results.uncertainty.seed}). "
+        f"missing a benchmark is left out of it). Brackets: {brackets}. "
         f"Normalisation: {results.normalization}.",
         "",
     ]
@@ -77,8 +87,8 @@ def render(results: ResultsFile) -> str:
                 model,
                 fmt(rate.value if rate else None) + fmt_interval(rate.interval if rate else None),
                 fmt(macro) + fmt_interval(macro_interval),
-                f"${totals.benchmark_cost_usd:.4f}" if totals else "-",
-                f"${totals.jury_cost_usd:.4f}" if totals else "-",
+                f"${totals.benchmark_cost_usd:.4f}" if totals and not from_summaries else "-",
+                f"${totals.jury_cost_usd:.4f}" if totals and not from_summaries else "-",
                 fmt(totals.usd_per_point, 4) if totals and totals.usd_per_point is not None else "-",
             ]
         )

@@ -1,7 +1,9 @@
 """``medhelm leaderboard FILE [FILE ...]``: one leaderboard from runs made apart.
 
 Files are results.json files (any schema version) or per-item JUnit files (``--junitxml``) of
-earlier runs: runs on different machines or days, or the shards of one run (``--medhelm-shard``).
+earlier runs: runs on different machines or days, or the shards of one run (``--medhelm-shard``);
+or else ``medhelm-summary.xml`` files only, whose cells make the leaderboard without the
+instances (``summaries``).
 Their instance rows are pooled and aggregated exactly as a session aggregates them, so the
 shards of a run merge into the unsharded run's result. What does not fit is reported, never
 silently mixed: the same instance scored differently in two files is an error; benchmarks whose
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_medhelm.leaderboard.summaries import SummaryCell
     from pytest_medhelm.results import InstanceRecord, ModelInfo, ResultsFile, Uncertainty
 
 
@@ -71,6 +74,30 @@ def read_file(path: Path) -> tuple[list[InstanceRecord], ResultsFile | None]:
         first = str(exc).splitlines()
         raise MergeError(f"{path}: not a results.json file: {' '.join(first[:3])}") from None
     return list(results.instances), results
+
+
+def read_summaries(paths: list[Path]) -> dict[Path, list[SummaryCell]]:
+    """The cells of the ``medhelm-summary.xml`` files among ``paths``: all of them, or none (a
+    summary's cells and other files' instance rows are not the same kind of thing to pool)."""
+    from pytest_medhelm.leaderboard.junit import JUnitReadError, read_summary
+
+    found: dict[Path, list[SummaryCell]] = {}
+    for path in paths:
+        if path.suffix.lower() != ".xml" or not path.is_file():
+            continue
+        try:
+            cells = read_summary(path)
+        except JUnitReadError as exc:
+            raise MergeError(str(exc)) from None
+        if cells is not None:
+            found[path] = cells
+    others = [str(path) for path in paths if path not in found]
+    if found and others:
+        raise MergeError(
+            f"{next(iter(found))} is a medhelm-summary.xml (a score per benchmark and model) and "
+            f"{', '.join(others)} not: give summaries only, or results.json / --junitxml files only"
+        )
+    return found
 
 
 def pool(paths: list[Path]) -> Pool:
@@ -137,6 +164,11 @@ def merge(
     from pytest_medhelm import __version__
     from pytest_medhelm.results import aggregate
 
+    summaries = read_summaries(paths)
+    if summaries:
+        from pytest_medhelm.leaderboard.summaries import merge_summaries
+
+        return merge_summaries(summaries, command_line=command_line)
     merged = pool(paths)
     notes = [f"merged from {len(paths)} files: {', '.join(str(p) for p in paths)}"]
     notes += [f"mismatch: {problem}" for problem in merged.mismatches]

@@ -6,6 +6,7 @@ in-process controller would leave its execnet state behind in this one.
 
 from __future__ import annotations
 
+import pytest
 from junitparser import JUnitXml, Properties
 
 from medhelm_sessions import Medhelm
@@ -58,3 +59,57 @@ def test_two_workers_match_one_process_and_share_the_cache(medhelm: Medhelm, ser
     cases = [case for suite in JUnitXml.fromfile(str(medhelm.path / "junit.xml")) for case in suite]
     cached = [{p.name: p.value for p in case.child(Properties)} for case in cases]
     assert [props["medhelm.cached"] for props in cached] == ["True"] * 6
+
+
+def worker_items(result: pytest.RunResult, worker: str) -> list[str]:
+    """The instance ids a worker ran, in the order it reported them (``-v``)."""
+    lines = result.outlines
+    return [line.split("pubmed_qa[", 1)[1].split("-", 1)[0] for line in lines if line.startswith(f"[{worker}]")]
+
+
+def test_the_round_robin_schedule_does_not_depend_on_the_order_plugins_load_in(
+    medhelm: Medhelm, server: TestServer
+) -> None:
+    # `-p xdist` registers xdist before this plugin, as pip may leave them in site-packages; each
+    # worker queues its round-robin share ahead, so it must be given exactly that share.
+    result = medhelm.run_subprocess(
+        "-p", "xdist", f"--medhelm-model=local@{server.url}", *medhelm.ONLY_PUBMED, "-n", "2", "-v"
+    )
+
+    result.assert_outcomes(passed=3, failed=3)
+    assert sorted(worker_items(result, "gw0")) == medhelm.IDS[0::2]
+    assert sorted(worker_items(result, "gw1")) == medhelm.IDS[1::2]
+    assert (server.stats.requests, server.stats.duplicates) == (6, 0)
+    assert medhelm.results().totals["local"].cached == 0  # every answer fresh, none asked twice
+
+
+# A scheduler of the user's own (a conftest): every item to the first worker.
+OWN_SCHEDULER = """
+import pytest
+from xdist.scheduler import LoadScheduling
+
+class EverythingToOne(LoadScheduling):
+    def schedule(self):
+        self.collection = next(iter(self.node2collection.values()))
+        first = min(self.nodes, key=lambda node: node.gateway.id)
+        self.node2pending[first].extend(range(len(self.collection)))
+        first.send_runtest_some(list(range(len(self.collection))))
+        self.pending[:] = []
+        for node in self.nodes:
+            node.shutdown()
+
+def pytest_xdist_make_scheduler(config, log):
+    return EverythingToOne(config, log)
+"""
+
+
+def test_a_scheduler_of_the_users_own_hands_out_the_items(medhelm: Medhelm, server: TestServer) -> None:
+    medhelm.pytester.makeconftest(OWN_SCHEDULER)
+
+    result = medhelm.run_subprocess(f"--medhelm-model=local@{server.url}", *medhelm.ONLY_PUBMED, "-n", "2", "-v")
+
+    result.assert_outcomes(passed=3, failed=3)
+    result.stdout.fnmatch_lines(["scheduling tests via EverythingToOne"])
+    assert sorted(worker_items(result, "gw0")) == medhelm.IDS
+    assert (server.stats.requests, server.stats.duplicates) == (6, 0)
+    assert medhelm.results().totals["local"].cached == 0

@@ -62,10 +62,32 @@ class MedhelmScheduling(LoadScheduling):
 class XdistFastpath(Planner):
     """The controller's side (the workers' is set up by the fast path's ``pytest_configure``)."""
 
-    def _ours(self, config: pytest.Config) -> bool:
-        return self.plugin.settings.active and config.getoption("dist", "no") == "load"
+    _partition: bool | None = None
 
-    @pytest.hookimpl(trylast=True)
+    def _ours(self, config: pytest.Config) -> bool:
+        """Does the round-robin schedule hand out the items? Decided once: the workers are told
+        at start-up (``PARTITION_KEY``) and queue their share on it, so the scheduler that is
+        built later must be the one they were promised."""
+        if self._partition is None:
+            self._partition = (
+                self.plugin.settings.active
+                and config.getoption("dist", "no") == "load"
+                and not self._other_schedulers(config)
+            )
+        return self._partition
+
+    def _other_schedulers(self, config: pytest.Config) -> bool:
+        """Does a plugin or conftest besides xdist's own session offer a scheduler? Then it is
+        theirs to hand the items out, and the workers queue nothing ahead."""
+        for impl in config.pluginmanager.hook.pytest_xdist_make_scheduler.get_hookimpls():
+            if impl.plugin is not self and not str(getattr(impl.function, "__module__", "")).startswith("xdist."):
+                return True
+        return False
+
+    # tryfirst: xdist's own session answers this hook too (trylast, a plain LoadScheduling), and
+    # between two trylast answers the plugins' registration order decides, which is the order
+    # their entry points are found in site-packages (or `-p xdist`), not something to rely on.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScheduling | None:
         return MedhelmScheduling(config, log) if self._ours(config) else None
 

@@ -101,6 +101,53 @@ def test_a_missing_pytest_internal_turns_the_fast_path_off_with_one_warning(
     fast.assert_outcomes(passed=4, failed=2)
 
 
+def runner_with_renamed_setup_state() -> types.ModuleType:
+    """pytest's runner module as a release that renamed ``Session._setupstate`` would have it:
+    the same SetupState, kept under another attribute by pytest's own hooks."""
+    runner = sys.modules["_pytest.runner"]
+    renamed = types.ModuleType(runner.__name__)
+    renamed.__dict__.update(vars(runner))
+
+    def pytest_sessionstart(session: pytest.Session) -> None:
+        session.setup_state_renamed = runner.SetupState()  # type: ignore[attr-defined]
+
+    def pytest_sessionfinish(session: pytest.Session) -> None:
+        session.setup_state_renamed.teardown_exact(None)  # type: ignore[attr-defined]
+
+    def pytest_runtest_setup(item: pytest.Item) -> None:
+        runner._update_current_test_var(item, "setup")
+        item.session.setup_state_renamed.setup(item)  # type: ignore[attr-defined]
+
+    def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        runner._update_current_test_var(item, "teardown")
+        item.session.setup_state_renamed.teardown_exact(nextitem)  # type: ignore[attr-defined]
+        runner._update_current_test_var(item, None)
+
+    for hook in (pytest_sessionstart, pytest_sessionfinish, pytest_runtest_setup, pytest_runtest_teardown):
+        setattr(renamed, hook.__name__, hook)
+    return renamed
+
+
+def test_a_session_without_its_setup_state_attribute_takes_the_plain_path_with_one_warning(
+    medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = (f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *probe(medhelm))
+    fast = medhelm.run(*common, "--medhelm-output=fast")
+    probed(medhelm)
+    monkeypatch.setitem(sys.modules, "_pytest.runner", runner_with_renamed_setup_state())
+
+    result = medhelm.run(*common, "--medhelm-output=fallback")
+
+    result.assert_outcomes(passed=4, failed=2)
+    result.stdout.fnmatch_lines(
+        ["*MedhelmFastpathWarning: medhelm_fastpath: not found in pytest *: Session._setupstate; the run takes*"]
+    )
+    assert result.stdout.str().count("MedhelmFastpathWarning: ") == 1
+    assert result.parseoutcomes()["warnings"] == fast.parseoutcomes().get("warnings", 0) + 1
+    assert probed(medhelm)["main"]["wrapped"] == [True] * 6  # pytest's own protocol ran every item
+    assert aggregates(medhelm.results(medhelm.path / "fallback")) == aggregates(medhelm.results(medhelm.path / "fast"))
+
+
 def test_the_fast_path_is_off_in_every_xdist_worker_too(medhelm: Medhelm) -> None:
     result = medhelm.run_subprocess(
         f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *probe(medhelm), "-n", "2", "-p", "no:medhelm_fastpath"

@@ -3,6 +3,7 @@
     nox -s "tests(oldest)"      # pyproject's lower bounds: pytest 9.0, pytest-xdist 3.6.1
     nox -s "tests(newest)"      # whatever the registry has now
 
+Python 3.11 or newer (pyproject's requires-python; nox runs on the interpreter that starts it).
 The oldest versions are read from ``[project.dependencies]``, so raising a bound there is the one
 edit. Arguments after ``--`` go to pytest (default: the README's test command, ``-n 2``).
 """

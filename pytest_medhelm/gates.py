@@ -28,7 +28,6 @@ verdicts test items.
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,10 +69,8 @@ class GateConfig(BaseModel):
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - pytest itself depends on tomli there
-        import tomli as tomllib
+    import tomllib
+
     with path.open("rb") as handle:
         return tomllib.load(handle)
 

@@ -13,12 +13,10 @@ import ast
 import functools
 import re
 import sys
+import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-import pytest
-
-tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11's tomllib")
 
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -89,7 +87,7 @@ def undeclared(files: list[Path], allowed: set[str], local: set[str]) -> list[st
                 continue
             dists = distributions(module)
             if not dists and (normalize(module) in allowed or module in OTHER_INTERPRETERS):
-                continue  # declared for other Pythons only (tomli below 3.11), or runs elsewhere
+                continue  # declared for other Pythons only (an environment marker), or runs elsewhere
             if not dists:
                 problems.append(f"{name}: imports {module}, which no installed distribution provides")
             elif not dists & allowed:
@@ -114,7 +112,7 @@ def test_every_import_of_the_tests_is_declared_for_them() -> None:
 
 def test_every_runtime_dependency_is_used_at_runtime_or_says_why_not() -> None:
     modules = {module for path in package_files() for module in top_level_imports(path)}
-    # A module counts under its own name too: tomli is installed only where it is needed.
+    # A module counts under its own name too: a marker-limited dependency may not be installed here.
     imported = {dist for module in modules for dist in distributions(module)} | {normalize(m) for m in modules}
     unused = sorted(RUNTIME - imported - set(NOT_IMPORTED))
     assert unused == [], "declared in [project.dependencies] but imported nowhere in the package"

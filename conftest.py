@@ -11,6 +11,14 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process sessions (runpytest) drop the modules they imported when they end, and
+# numpy's C extensions cannot be loaded twice in one process ("cannot load module more than once
+# per process"): import here, once for every test directory, what the plugin loads lazily (numpy
+# for the gates and the statistics, scikit-learn for the baselines).
+import numpy  # noqa: F401
+import sklearn.feature_extraction.text  # noqa: F401
+import sklearn.metrics.pairwise  # noqa: F401
+
 REPO = Path(__file__).resolve().parent
 # MEDHELM_SHARED_DATA points a worktree that is not beside ../shared at the samples.
 SHARED_DATA = Path(os.environ.get("MEDHELM_SHARED_DATA") or REPO.parent / "shared" / "data")

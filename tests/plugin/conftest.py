@@ -7,11 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-# pytester's in-process sessions drop the modules they imported when they end, and numpy's C
-# extensions cannot be loaded twice in one process: import what the baselines load lazily first.
-import sklearn.feature_extraction.text  # noqa: F401
-import sklearn.metrics.pairwise  # noqa: F401
-
 from medhelm_sessions import Medhelm
 from pytest_medhelm.testserver import TestServer
 

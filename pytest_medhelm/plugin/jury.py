@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pytest_medhelm.models import ModelConfig, ModelRegistry
 
 NONE = "none"
+# The collection report that carries a worker's missing-key message to the xdist controller.
+MISSING_KEYS_ID = "medhelm::jury::missing-keys"
 
 
 def parse_jury_option(values: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -151,12 +153,16 @@ class JuryKeyGate:
     """Before any call: a session that will judge something needs every judge's API key.
 
     Checked on the collected items (every process collects the same): a single process stops with
-    a usage error; an xdist worker makes no call and fails its items with the message, the first
-    stopping the session (the controller planned nothing: see the fast path's plan)."""
+    a usage error. Under xdist the controller collects nothing, so each worker makes no call and
+    hands the message to the controller as a collection report of its own (xdist forwards it
+    before the worker's collection, so before anything is scheduled); the controller stops the
+    session with that one usage error, as a single process does, and the other workers' copies
+    are never read. (The controller planned nothing: see the fast path's plan.)"""
 
     def __init__(self, plugin: Any) -> None:
         self.plugin = plugin
 
+    @pytest.hookimpl(tryfirst=True)  # before xdist's worker sends its collection to the controller
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
             return  # nothing will be called
@@ -174,7 +180,15 @@ class JuryKeyGate:
             raise pytest.UsageError(message)
         from pytest_medhelm.engine import FatalModelError
 
-        self.plugin.engine.fatal = FatalModelError(message.removeprefix("medhelm: "))
+        self.plugin.engine.fatal = FatalModelError(message.removeprefix("medhelm: "))  # no call, whatever comes
+        report = pytest.CollectReport(MISSING_KEYS_ID, "failed", message, [])
+        session.config.hook.pytest_collectreport(report=report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """The xdist controller: the first worker's missing-key report stops the session."""
+        if report.nodeid == MISSING_KEYS_ID and not hasattr(self.plugin.config, "workerinput"):
+            raise pytest.UsageError(str(report.longrepr))
 
 
 def judge_keys(names: Sequence[str]) -> list[str]:

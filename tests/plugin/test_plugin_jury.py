@@ -154,6 +154,31 @@ def test_default_judges_without_keys_stop_the_session_before_any_call(
     assert "--medhelm-jury none" in output
 
 
+JUDGE_KEY_VARIABLES = ("OPENAI_API_KEY", "TOGETHER_API_KEY", "ANTHROPIC_API_KEY")
+
+
+@pytest.mark.parametrize("fastpath", [(), ("-p", "no:medhelm_fastpath")], ids=["fastpath", "plain"])
+def test_missing_judge_keys_under_xdist_stop_once_as_in_one_process(
+    medhelm, shared_data: Path, monkeypatch: pytest.MonkeyPatch, fastpath: tuple[str, ...]
+) -> None:
+    """Issue #12: every worker used to print the message (one error per worker's first item)."""
+    for variable in JUDGE_KEY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    # MedicationQA from the mirror: open-ended, scored by MedHELM's default judges (HELM's wheel).
+    selection = (f"--medhelm-data-dir={shared_data}", "-m", "medication_qa", "--medhelm-max-instances=4", *fastpath)
+    with TestServer() as answerer:
+        alone = medhelm.run_subprocess(f"--medhelm-model=answerer@{answerer.url}", *selection)
+        result = medhelm.run_subprocess(f"--medhelm-model=answerer@{answerer.url}", *selection, "-n", "2")
+        assert answerer.stats.requests == 0
+
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == alone.ret == pytest.ExitCode.USAGE_ERROR, output
+    for variable in JUDGE_KEY_VARIABLES:
+        assert output.count(f"${variable}") == 1, output
+    assert output.count("--medhelm-jury none") == 1
+    assert medhelm.results().counts.passed == 0 and not medhelm.results().instances
+
+
 def test_an_unknown_judge_is_a_usage_error(medhelm) -> None:
     result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", "--medhelm-jury", "no-such-judge")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -229,6 +229,46 @@ def test_in_one_process_the_calls_are_under_way_before_collection_ends(
     assert (stats.requests, stats.duplicates) == (selected, 0)
 
 
+JUDGED_YAML = """\
+name: synthetic_notes
+category: custom
+subcategory: Throughput
+data: notes.csv
+id_column: note_id
+prompt: "{note}"
+reference: answer
+metrics:
+  - name: jury
+    rubric:
+      faithful: Does the summary keep to the note?
+max_tokens: 8
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "-n 2"])
+def test_a_selection_without_judged_items_is_planned_though_the_jurys_keys_are_missing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]
+) -> None:
+    """MedHELM's default judges need API keys; a session missing them stops only if it selected an
+    item to judge, so the everyday ``-k pubmed_qa`` without a judge key is still planned."""
+    for variable in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    benchmark = write_benchmark(pytester.path, 20)
+    (pytester.path / "notes.csv").write_text("note_id,note,answer\nn1,Cough for two days.,Cough.\n", encoding="utf-8")
+    judged = pytester.path / "notes.medhelm.yaml"
+    judged.write_text(JUDGED_YAML, encoding="utf-8")
+    wait = WAIT_FOR_PLANNED_CALLS if workers else WAIT_FOR_PLANNED_CALLS_IN_ONE_PROCESS
+    with TestServer(latency=0.5, slots=64) as server:
+        pytester.makeconftest(wait.format(stats=server.url.removesuffix("/v1") + "/stats", count=20))
+        result = pytester.runpytest_subprocess(
+            *run_args(server, benchmark, 32, 20), str(judged), "-m", "synthetic_mc", *workers, timeout=120
+        )
+        stats = server.stats
+
+    result.assert_outcomes(passed=20)
+    assert (stats.requests, stats.duplicates) == (20, 0)
+
+
 DESELECT_ALL_BUT_FIVE = """
 def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=items[5:])

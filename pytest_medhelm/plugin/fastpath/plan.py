@@ -125,16 +125,15 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
     except Unforeseeable:
         return None
     data = dataclasses.replace(plugin.data, download=False)
+    jury = plugin.jury
+    keys_missing = jury is not None and jury.missing_key_message() is not None
     calls: dict[str, tuple[ModelConfig, ModelRequest]] = {}
     for path in planned_files(plugin.config):
         try:
             benchmark = load_user_benchmark(path) if is_user_benchmark(path) else load_benchmark(path)
-            if needs_jury(benchmark):
-                jury = plugin.jury
-                if jury is not None and jury.missing_key_message() is not None:
-                    return None  # the workers stop the session before any call
-                if jury is None and benchmark.requires_jury:
-                    continue
+            judged = needs_jury(benchmark)
+            if judged and jury is None and benchmark.requires_jury:
+                continue
             loaded = load(benchmark, data, cap=plugin.settings.max_instances)
         except Exception:  # noqa: BLE001 - the items' collection reports what is wrong
             continue
@@ -144,6 +143,8 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
             for model in models:
                 name = item_name(benchmark, instance, model)
                 if selection is None or selection.selects(name, path, markers):
+                    if judged and keys_missing:
+                        return None  # a judged item is selected: the session stops before any call
                     calls[name] = (model, request)
     return Plan(calls) if calls else None
 

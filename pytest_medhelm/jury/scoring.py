@@ -8,6 +8,7 @@ on the score context (``ctx.extras["jury"]``) for the results row.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from pytest_medhelm.jury.core import Jury
 from pytest_medhelm.jury.prompts import JuryPrompt
 
 if TYPE_CHECKING:
-    from pytest_medhelm.benchmark import Benchmark, Instance, Scorer, ScoreContext
+    from pytest_medhelm.benchmark import Benchmark, Instance, Metrics, Scorer, ScoreContext
 
 # An item passes at 4 ("good") on MedHELM's 1-5 scale.
 JURY_PASS_AT = 4.0
@@ -30,20 +31,31 @@ class JuryScorer:
     metric: str
 
     async def __call__(self, instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
-        metrics: dict[str, float] = {}
-        if self.base is not None:
-            result = self.base(instance, output, ctx)
-            if inspect.isawaitable(result):
-                result = await result
-            metrics.update(result)
         if ctx.engine is None:
             raise RuntimeError("the jury needs the session's engine (ScoreContext.engine)")
-        verdict = await self.jury.judge(
-            ctx.engine, self.prompt, question=instance.input, answer=output, gold=instance.reference
+        # The judges are asked first: their calls are under way while the base metric is computed
+        # (off the event loop, so ROUGE's CPU time does not hold back other items' requests).
+        judging = asyncio.ensure_future(
+            self.jury.judge(ctx.engine, self.prompt, question=instance.input, answer=output, gold=instance.reference)
         )
+        metrics: dict[str, float] = {}
+        try:
+            if self.base is not None:
+                metrics.update(await _base_metrics(self.base, instance, output, ctx))
+            verdict = await judging
+        finally:
+            judging.cancel()  # a no-op once done; stops the judges when the base metric failed
         ctx.extras["jury"] = verdict
         metrics.update(verdict.metrics(self.metric))
         return metrics
+
+
+async def _base_metrics(base: Scorer, instance: Instance, output: str, ctx: ScoreContext) -> Metrics:
+    if inspect.iscoroutinefunction(base) or inspect.iscoroutinefunction(type(base).__call__):
+        result = base(instance, output, ctx)
+    else:
+        result = await asyncio.to_thread(base, instance, output, ctx)
+    return await result if inspect.isawaitable(result) else result
 
 
 def with_jury(benchmark: Benchmark, jury: Jury, prompt: JuryPrompt, *, metric: str, main: bool) -> Benchmark:

@@ -7,14 +7,17 @@ server, and the aggregate is HELM's (spec 3.4). The judge prompt here is our own
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_medhelm.benchmark import Instance, ScoreContext
 from pytest_medhelm.engine import Engine, ResponseCache, RetryPolicy
 from pytest_medhelm.jury import Judge, Jury, JuryPrompt, JuryResult
+from pytest_medhelm.jury.scoring import JuryScorer
 from pytest_medhelm.models import ModelConfig
 from pytest_medhelm.models.registry import Price, Retry
 from pytest_medhelm.testserver import Fault, TestServer
@@ -205,3 +208,39 @@ def test_jury_tokens_and_cost_are_counted_per_judge(judges: Judges, engine: Engi
     jury = Jury([Judge("gpt", judges.model("gpt", price=price))])
     result = run(engine, jury)
     assert result.input_tokens > 0 and result.cost_usd == pytest.approx(result.input_tokens)
+
+
+def test_the_judges_are_asked_while_the_base_metric_is_computed(judges: Judges, engine: Engine) -> None:
+    """A jury benchmark keeps its own metric (ROUGE) beside the jury's: the judge calls are under
+    way while it is computed, not queued behind it."""
+    jury = judges.jury(gpt=verdict(5, 5, 5), llama=verdict(4, 4, 4), claude=verdict(3, 3, 3))
+    judged_during_base: list[int] = []
+
+    def slow_base_metric(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
+        deadline = time.monotonic() + 5
+        while judges.server.stats.requests < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        judged_during_base.append(judges.server.stats.requests)
+        return {"rouge_l": 0.25}
+
+    scorer = JuryScorer(slow_base_metric, jury, PROMPT, "notes_accuracy")
+    ctx = ScoreContext(engine=engine)
+    instance = Instance(id="n1", input="Visit transcript", reference="Asthma.")
+    metrics = engine.submit(scorer(instance, "The patient has asthma.", ctx)).result()
+
+    assert judged_during_base == [3]
+    assert metrics["rouge_l"] == 0.25 and metrics["notes_accuracy"] == pytest.approx(4.0)
+    assert ctx.extras["jury"].score == pytest.approx(4.0)
+
+
+def test_a_failing_base_metric_fails_the_item_and_stops_its_judges(judges: Judges, engine: Engine) -> None:
+    jury = judges.jury(gpt=verdict(5, 5, 5), llama=verdict(4, 4, 4), claude=verdict(3, 3, 3))
+
+    def broken_base_metric(instance: Instance, output: str, ctx: ScoreContext) -> dict[str, float]:
+        raise ValueError("reference missing")
+
+    scorer = JuryScorer(broken_base_metric, jury, PROMPT, "notes_accuracy")
+    ctx = ScoreContext(engine=engine)
+    with pytest.raises(ValueError, match="reference missing"):
+        engine.submit(scorer(Instance(id="n1", input="Visit", reference="A."), "Answer.", ctx)).result()
+    assert "jury" not in ctx.extras

@@ -32,12 +32,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_medhelm.results import InstanceRecord, ResultsFile
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where the statistics are computed: a session without a baseline needs none
 
 DEFAULT_MAX_DROP = 0.02
 DEFAULT_ALPHA = 0.05
@@ -196,6 +198,8 @@ def _members(target: str, kind: str, rows: Iterable[InstanceRecord]) -> set[str]
 
 
 def _benchmark_arrays(new: Scores, old: Scores, benchmark: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import numpy as np
+
     keys = sorted(k for k in new if k[0] == benchmark and k in old)
     return (
         np.array([new[k].normalized for k in keys], dtype=float),
@@ -209,6 +213,8 @@ def compare(
 ) -> Comparison | None:
     """New against old over ``benchmarks`` (the target's score is the mean of their scores; a
     benchmark's is the mean of its runs' means): difference, 95% interval and p-value."""
+    import numpy as np
+
     from pytest_medhelm.leaderboard import stats
 
     wanted = set(benchmarks)

@@ -3,6 +3,8 @@ allowance. Scores are made up; the paired tests are the leaderboard's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -270,3 +272,15 @@ def test_a_bad_gates_file_names_the_file_and_the_field(tmp_path: Path, text: str
 
     assert str(tmp_path / "medhelm.yaml") in str(error.value)
     assert expected in str(error.value)
+
+
+def test_reading_a_projects_gates_does_not_import_numpy(tmp_path: Path) -> None:
+    """Every session reads its gates at start; numpy (a few tenths of a second in every process,
+    every xdist worker included) is imported only when a baseline is compared."""
+    (tmp_path / "pyproject.toml").write_text("[tool.medhelm.gates]\noverall = {min_score = 0.5}\n", encoding="utf-8")
+    code = (
+        "import sys; from pathlib import Path; from pytest_medhelm.gates import load_gate_config; "
+        f"load_gate_config(Path({str(tmp_path)!r})); print(sorted(m for m in sys.modules if m.startswith('numpy'))[:1])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -64,7 +64,7 @@ class SessionMemory:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         prune_silent_phase_reports(session.config)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)  # before pytest's own gc.collect() (unraisableexception) walks it all
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.session.models:
             freeze_session()

@@ -399,6 +399,12 @@ class _Scorer:
             result.update({m: max((s[m] for s in per_gold), default=0.0) for m in ROUGE})
         return result
 
+    def beside_jury(self) -> _Scorer | None:
+        """The metrics computed beside a configured jury: those listed besides ``jury`` itself
+        (its ROUGE stand-in is not computed when the judges score)."""
+        rest = tuple(m for m in self.metrics if m != "jury")
+        return _Scorer(rest) if rest else None
+
 
 # -- the benchmark ---------------------------------------------------------------------------------
 

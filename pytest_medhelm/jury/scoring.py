@@ -61,6 +61,9 @@ async def _base_metrics(base: Scorer, instance: Instance, output: str, ctx: Scor
 def with_jury(benchmark: Benchmark, jury: Jury, prompt: JuryPrompt, *, metric: str, main: bool) -> Benchmark:
     """``benchmark`` scored by ``jury``; ``main``: the jury's score becomes the main metric."""
     base = None if benchmark.requires_jury else benchmark.scorer
+    beside_jury = getattr(base, "beside_jury", None)  # a user benchmark's own metrics, without the stand-in
+    if beside_jury is not None:
+        base = beside_jury()
     scorer = JuryScorer(base, jury, prompt, metric)
     if not main:
         return replace(benchmark, scorer=scorer)

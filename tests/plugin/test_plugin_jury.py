@@ -82,6 +82,8 @@ def test_a_jury_benchmark_is_scored_by_three_judges_and_reported(medhelm, judges
     assert by_id["n1"].metrics["jury_score_normalized"] == pytest.approx(mean / 5)
     assert by_id["n3"].metrics["jury_score"] == 0.0  # MedHELM's configurable default, empty answer
     assert by_id["n3"].jury["judged"] is False
+    # The YAML lists only the jury: its ROUGE stand-in is not computed once judges score.
+    assert not any(name.startswith("rouge") for name in by_id["n1"].metrics)
     assert notes.scores[EXTRACTIVE].score == pytest.approx((2 * mean + 0.0) / 3)
     detail = by_id["n1"].jury["judges"]
     assert set(detail) == {"gpt", "llama", "claude"}

@@ -1,9 +1,10 @@
 """Gates as test items: each verdict of :mod:`pytest_medhelm.gates` is reported like an item.
 
 A gate needs every score of the run, which under xdist only the controller has once every worker
-is done: so gates are judged at the end of the session, on the controller, and each verdict is
-published through pytest's own report hooks (``pytest_runtest_logstart``/``logreport``/
-``logfinish``) as the item ``medhelm::gate::<target>``. The terminal, ``--junitxml``, ``--lf`` and
+is done: so gates are judged on the controller when the run loop ends (at the session's finish
+when the loop was cut short), and each verdict is published, as the run's last items, through
+pytest's own report hooks (``pytest_runtest_logstart``/``logreport``/``logfinish``) as the item
+``medhelm::gate::<target>``. The terminal, ``--junitxml``, ``--lf`` and
 the exit status then see it as they see any test; ``medhelm-summary.xml`` lists them too.
 """
 
@@ -84,8 +85,6 @@ class GateRunner:
                         [Check("gate", False, f"no gate {name} in this run (its gates: {known})")],
                     )
                 )
-        for verdict in verdicts:
-            publish(self.config, verdict)
         return verdicts
 
 
@@ -125,6 +124,18 @@ def _properties(verdict: GateVerdict) -> list[tuple[str, Any]]:
             if isinstance(value, (str, int, float, bool)):
                 props.append((f"medhelm.gate.{check.kind}.{key}", value))
     return props
+
+
+def publish_all(session: pytest.Session, verdicts: list[GateVerdict]) -> None:
+    """Report the verdicts as the session's last items: counted among its collected items, so
+    pytest's progress ends at [100%] once, after them (not at 100% before them and past it after).
+    A failed gate does not count as a failed test for pytest's exit status: the run outcome sets
+    the status from the gates itself (plugin/outcome.py)."""
+    session.testscollected += len(verdicts)
+    failed = session.testsfailed
+    for verdict in verdicts:
+        publish(session.config, verdict)
+    session.testsfailed = failed
 
 
 def publish(config: pytest.Config, verdict: GateVerdict) -> None:

@@ -104,6 +104,7 @@ class RunOutcome:
         self.written: Path | None = None
         self.write_problem: str | None = None
         self._hidden: list[pytest.TestReport] = []
+        self._concluded: ResultsFile | None = None
         from pytest_medhelm.plugin.gates import GateRunner
 
         self.gates = GateRunner(config, settings)
@@ -189,15 +190,26 @@ class RunOutcome:
             + ". `medhelm benchmarks --data-dir DIR` lists what a folder holds; `medhelm download` fetches it."
         )
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.config.option.collectonly:
-            return
+    @pytest.hookimpl(wrapper=True, trylast=True)  # inside the terminal's: before its final progress
+    def pytest_runtestloop(self, session: pytest.Session) -> Iterator[object]:
+        result = yield
+        # The loop ran to its end: the gates are its last items, counted in the progress like any
+        # other, so pytest writes its [100%] once, after them. A loop that raised (Ctrl-C, -x) is
+        # concluded at the session's finish.
+        if not self.config.option.collectonly:
+            self._conclude(session)
+        return result
+
+    def _conclude(self, session: pytest.Session) -> ResultsFile:
+        """The run's results with their status and counts, and its gates judged and reported (once)."""
+        if self._concluded is not None:
+            return self._concluded
         self.no_data_message = self._no_data()
         results = self.reporter.build_results()
         state, reason = self.status(session, results)
         results.status = state  # type: ignore[assignment]
         results.status_reason = reason
+        from pytest_medhelm.plugin.gates import publish_all
         from pytest_medhelm.results import GateResultRecord, RunCounts
 
         verdicts = self.gates.judge(results, self._selected(results), self._unscored(), state == "complete", reason)
@@ -206,6 +218,16 @@ class RunOutcome:
         results.counts = RunCounts(
             **self.counts(session), gates_passed=len(verdicts) - failed_gates, gates_failed=failed_gates
         )
+        self._concluded = results
+        publish_all(session, verdicts)
+        return results
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.config.option.collectonly:
+            return
+        results = self._conclude(session)
+        state, failed_gates = results.status, results.counts.gates_failed
         try:
             self.config.hook.pytest_medhelm_results(
                 results=results, path=self.settings.output / RESULTS_NAME, config=self.config

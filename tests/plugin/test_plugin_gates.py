@@ -3,6 +3,7 @@ ids pasted back on the command line, and usage errors before anything is paid fo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,31 @@ def test_floors_from_pyproject_toml(mirror: Medhelm, floor: float, status: pytes
     result.stdout.fnmatch_lines(
         [f"medhelm::gate::pubmed_qa {'PASSED' if status == 0 else 'FAILED'}*", "medhelm::gate::overall PASSED*"]
     )
+
+
+@pytest.mark.parametrize("fastpath", [(), ("-p", "no:medhelm_fastpath")], ids=["fastpath", "plain"])
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_gate_items_end_the_progress_at_100_percent_once(
+    mirror: Medhelm, workers: tuple[str, ...], fastpath: tuple[str, ...]
+) -> None:
+    """The gates were reported after pytest had written its final [100%]: a second [100%] followed
+    (one process), or the gate's letter and a [116%] (xdist)."""
+    mirror.pytester.makepyprojecttoml(
+        "[tool.medhelm.gates]\noverall = {min_score = 0.1}\n[tool.medhelm.gates.benchmarks]\npubmed_qa = {min_score = 0.6}\n"
+    )
+
+    result = mirror.run(f"--medhelm-model={EXTRACTIVE}", *mirror.ONLY_PUBMED, *workers, *fastpath)
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the pubmed_qa gate: 0.5 < 0.6
+    output = result.stdout.str()
+    assert output.count("[100%]") == 1, output
+    assert all(int(percent) <= 100 for percent in re.findall(r"\[\s*(\d+)%\]", output)), output
+    # The 40 PubMedQA items' letters and the 2 gates' all come before the one [100%].
+    letters = "".join(
+        re.sub(r"^(\S+/\S+|medhelm) ", "", line.split("[")[0]).strip() for line in output.splitlines() if "%]" in line
+    )
+    assert len(letters) == 42 and set(letters) == {".", "F"}, output
+    assert mirror.results().counts.selected == 40 and mirror.results().counts.gates_failed == 1
 
 
 def test_gates_from_medhelm_yaml_under_xdist_see_every_workers_scores(mirror: Medhelm) -> None:

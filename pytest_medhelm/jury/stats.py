@@ -56,7 +56,9 @@ class ICC:
 
 def icc(table: Sequence[Sequence[float]] | np.ndarray, *, alpha: float = 0.05) -> dict[str, ICC]:
     """Every ICC form of a complete ``targets x raters`` table (rows: items, columns: raters)."""
-    from scipy.stats import f as fdist
+    # scipy.special's F distribution functions: the same numbers as scipy.stats.f, without
+    # importing scipy.stats (about a second, at the end of every session that has a jury).
+    from scipy.special import fdtrc, fdtri
 
     x = np.asarray(table, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
@@ -83,15 +85,15 @@ def icc(table: Sequence[Sequence[float]] | np.ndarray, *, alpha: float = 0.05) -
     f1 = msb / msw
     df1w = n * (k - 1)
     f3 = msb / mse
-    p1, p3 = float(fdist.sf(f1, df_rows, df1w)), float(fdist.sf(f3, df_rows, df_err))
+    p1, p3 = float(fdtrc(df_rows, df1w, f1)), float(fdtrc(df_rows, df_err, f3))
     q = 1 - alpha / 2
-    f1l, f1u = f1 / fdist.ppf(q, df_rows, df1w), f1 * fdist.ppf(q, df1w, df_rows)
-    f3l, f3u = f3 / fdist.ppf(q, df_rows, df_err), f3 * fdist.ppf(q, df_err, df_rows)
+    f1l, f1u = f1 / fdtri(df_rows, df1w, q), f1 * fdtri(df1w, df_rows, q)
+    f3l, f3u = f3 / fdtri(df_rows, df_err, q), f3 * fdtri(df_err, df_rows, q)
     fj = msj / mse
     vn = df_err * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
     vd = df_rows * k**2 * icc2**2 * fj**2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
     v = vn / vd
-    f2u, f2l = fdist.ppf(q, n - 1, v), fdist.ppf(q, v, n - 1)
+    f2u, f2l = fdtri(n - 1, v, q), fdtri(v, n - 1, q)
     l2 = n * (msb - f2u * mse) / (f2u * (k * msj + (k * n - k - n) * mse) + n * msb)
     u2 = n * (f2l * msb - mse) / (k * msj + (k * n - k - n) * mse + n * f2l * msb)
 

@@ -81,6 +81,15 @@ def test_mcnemar_exact_known_answers() -> None:
     assert not mcnemar_exact(a, b).significant()
 
 
+@pytest.mark.parametrize("a_only", range(0, 13, 3))
+@pytest.mark.parametrize("b_only", range(0, 31, 5))
+def test_mcnemar_exact_equals_scipys_binomial_test(a_only: int, b_only: int) -> None:
+    a = [1.0] * a_only + [0.0] * b_only + [1.0, 0.0]
+    b = [0.0] * a_only + [1.0] * b_only + [1.0, 0.0]
+    expected = 1.0 if a_only + b_only == 0 else scipy_stats.binomtest(a_only, a_only + b_only, 0.5).pvalue
+    assert mcnemar_exact(a, b).p_value == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
 def test_mcnemar_refuses_scores_other_than_0_or_1() -> None:
     with pytest.raises(ValueError, match="0/1"):
         mcnemar_exact([0.5, 1.0], [1.0, 0.0])

@@ -9,6 +9,7 @@ busy, in one place, apart from what makes it correct.
   ``-k`` and ``-m`` evaluated as pytest does;
 - ``workers``: ``-n N`` capped at twice the cores when the workers only wait on the engine process;
 - ``memory``: the GC freeze and the pruning of silent setup/teardown reports;
+- ``warmup``: the modules the session's end needs, imported while the items run;
 - ``download_selection``: ``--medhelm-download`` fetches only the benchmarks ``-k``/``-m`` may select;
 - ``rootdir``: a path option given with a space does not move the rootdir.
 
@@ -74,6 +75,10 @@ def pytest_configure(config: pytest.Config) -> None:
     manager.register(LeanProtocol(internals), "medhelm-fastpath-protocol")
     manager.register(SessionMemory(session), "medhelm-fastpath-memory")
     workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:  # the process that writes the results
+        from pytest_medhelm.plugin.fastpath.warmup import EndOfSessionWarmup
+
+        manager.register(EndOfSessionWarmup(), "medhelm-fastpath-warmup")
     if workerinput is not None:
         if workerinput.get(ENGINE_ADDRESS_KEY):
             session.holder.use_shared_process(workerinput[ENGINE_ADDRESS_KEY])

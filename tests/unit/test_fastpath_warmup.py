@@ -58,6 +58,7 @@ def test_the_default_modules_are_the_ones_the_end_of_the_session_imports() -> No
         assert __import__(name)
 
 
+MODEL = "--medhelm-model=baseline-extractive"
 RECORD_REGISTRATION = """
 import os
 
@@ -72,17 +73,18 @@ def pytest_sessionstart(session):
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ((), {"warmup-main": "True"}),
-        (("-n", "2"), {"warmup-main": "True", "warmup-gw0": "False", "warmup-gw1": "False"}),
-        (("-p", "no:medhelm_fastpath"), {"warmup-main": "False"}),
+        ((MODEL,), {"warmup-main": "True"}),
+        ((MODEL, "-n", "2"), {"warmup-main": "True", "warmup-gw0": "False", "warmup-gw1": "False"}),
+        ((MODEL, "-p", "no:medhelm_fastpath"), {"warmup-main": "False"}),
+        ((), {"warmup-main": "False"}),  # a plain test run: no results to write
     ],
-    ids=["one-process", "xdist", "fast-path-off"],
+    ids=["one-process", "xdist", "fast-path-off", "no-model"],
 )
 def test_only_the_process_that_writes_the_results_warms_up(
     pytester: pytest.Pytester, options: tuple[str, ...], expected: dict[str, str]
 ) -> None:
     pytester.makeconftest(RECORD_REGISTRATION)
     pytester.makepyfile(test_plain="def test_one():\n    pass\n")
-    result = pytester.runpytest_subprocess("--medhelm-model=baseline-extractive", "test_plain.py", *options)
+    result = pytester.runpytest_subprocess("test_plain.py", *options)
     result.assert_outcomes(passed=1)
     assert {path.name: path.read_text() for path in pytester.path.glob("warmup-*")} == expected

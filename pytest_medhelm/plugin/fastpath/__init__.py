@@ -75,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     manager.register(LeanProtocol(internals), "medhelm-fastpath-protocol")
     manager.register(SessionMemory(session), "medhelm-fastpath-memory")
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is None:  # the process that writes the results
+    if workerinput is None and session.models:  # the process that writes a model's results
         from pytest_medhelm.plugin.fastpath.warmup import EndOfSessionWarmup
 
         manager.register(EndOfSessionWarmup(), "medhelm-fastpath-warmup")

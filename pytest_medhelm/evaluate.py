@@ -7,6 +7,7 @@ from typing import Any
 
 from pytest_medhelm.benchmark import Benchmark, Instance, ScoreContext
 from pytest_medhelm.engine import Completion, Engine
+from pytest_medhelm.engine.budget import BudgetSpent
 from pytest_medhelm.models import ModelConfig, ModelRequest
 
 
@@ -43,6 +44,11 @@ def request_for(benchmark: Benchmark, instance: Instance) -> ModelRequest:
 async def evaluate(
     benchmark: Benchmark, instance: Instance, model: ModelConfig, engine: Engine, ctx: ScoreContext
 ) -> Outcome:
-    completion = await engine.complete(model, request_for(benchmark, instance))
-    metrics = await benchmark.score(instance, completion.text, ctx)
+    # The item's own request: refused once --medhelm-budget is spent (its judges' never are).
+    completion = await engine.complete(model, request_for(benchmark, instance), budgeted=True)
+    try:
+        metrics = await benchmark.score(instance, completion.text, ctx)
+    except BudgetSpent as exc:  # a judge was refused: the item is not run, but its answer was paid
+        exc.paid_usd += 0.0 if completion.cached else completion.cost_usd
+        raise
     return Outcome(benchmark, instance, completion, metrics, ctx.extras.get("jury"))

@@ -46,7 +46,11 @@ OUTPUT_PROPERTY = "medhelm.text.output"
 REFERENCE_PROPERTY = "medhelm.text.reference"
 DATA_FILES_PROPERTY = "medhelm.data_files"
 NOT_RUN_PROPERTY = "medhelm.not_run"
-CONTROLLER_ONLY = frozenset({OUTPUT_PROPERTY, REFERENCE_PROPERTY, DATA_FILES_PROPERTY, NOT_RUN_PROPERTY})
+# What a not-run item had paid before the budget refused it (its answer, when a judge was refused).
+NOT_RUN_PAID_PROPERTY = "medhelm.not_run_paid_usd"
+CONTROLLER_ONLY = frozenset(
+    {OUTPUT_PROPERTY, REFERENCE_PROPERTY, DATA_FILES_PROPERTY, NOT_RUN_PROPERTY, NOT_RUN_PAID_PROPERTY}
+)
 
 
 def data_file_hashes(loaded: Any) -> dict[str, str]:
@@ -278,7 +282,11 @@ class ResultsFile(BaseModel):
     finished: str | None = None
     shard: str | None = Field(default=None, description="I/N when the run was one shard of N")
     budget: dict[str, Any] = Field(
-        default_factory=dict, description="budget_usd, spent_usd, stopped, not_run (items not run: budget spent)"
+        default_factory=dict,
+        description=(
+            "budget_usd, spent_usd, stopped, not_run (items not run: budget spent), scope ('session': one "
+            "budget for the whole run; 'per worker': each xdist worker stopped at an equal share)"
+        ),
     )
     model_info: dict[str, ModelInfo] = Field(default_factory=dict)
     data_files: dict[str, dict[str, str]] = Field(default_factory=dict, description="benchmark -> file -> sha256")

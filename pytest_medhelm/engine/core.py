@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 
+from pytest_medhelm.engine.budget import Budget
 from pytest_medhelm.engine.cache import CachedResponse, ResponseCache, cache_key
 from pytest_medhelm.models import baselines
 from pytest_medhelm.models.providers import (
@@ -184,8 +185,11 @@ class Engine:
         env: Mapping[str, str] | None = None,
         process: EngineConnection | None = None,
         include_text: bool = False,
+        budget: Budget | None = None,
     ) -> None:
         self.concurrency = max(1, concurrency)
+        # --medhelm-budget, when this engine sends the requests (else the engine process holds it).
+        self.budget = budget
         # Providers' error messages (which may quote the prompt) in errors: --medhelm-include-text.
         self.include_text = include_text
         self._health: dict[str, _EndpointHealth] = {}
@@ -249,7 +253,10 @@ class Engine:
 
     # -- the one call ---------------------------------------------------------------------------
 
-    async def complete(self, model: ModelConfig, request: ModelRequest) -> Completion:
+    async def complete(self, model: ModelConfig, request: ModelRequest, *, budgeted: bool = False) -> Completion:
+        """``model``'s answer to ``request``. ``budgeted``: an item's own request, which the budget
+        refuses (:class:`~pytest_medhelm.engine.budget.BudgetSpent`) once it is spent; every sent
+        request is charged to it, budgeted or not (the judges')."""
         if self.fatal is not None:
             raise self.fatal
         if model.provider == "baseline":
@@ -260,7 +267,7 @@ class Engine:
             )
         if self._process is not None:
             try:
-                return await self._process.complete(model, request)
+                return await self._process.complete(model, request, budgeted=budgeted)
             except FatalModelError as exc:
                 if self.fatal is None:
                     self.fatal = exc
@@ -278,7 +285,7 @@ class Engine:
         future: asyncio.Future[Completion] = self._loop.create_future()
         self._inflight[key] = future
         try:
-            response = await self._send(model, call.url, call.body)
+            response = await self._send(model, call.url, call.body, budgeted=budgeted)
             if self.cache is not None:
                 self.cache.put(key, model.name, response)
             result = self._completion(model, request, response, cached=False)
@@ -334,7 +341,9 @@ class Engine:
             self.fatal = FatalModelError(message)
         raise self.fatal
 
-    async def _send(self, model: ModelConfig, url: str, body: dict[str, Any]) -> CachedResponse:
+    async def _send(
+        self, model: ModelConfig, url: str, body: dict[str, Any], *, budgeted: bool = False
+    ) -> CachedResponse:
         channel = self._channel(model)
         headers = auth_headers(model, self._api_key(model))
         policy = RetryPolicy(**model.retry.model_dump()) if model.retry else self.retry
@@ -349,7 +358,14 @@ class Engine:
                     # key) must not be repeated by every queued request.
                     if self.fatal is not None:
                         raise self.fatal
-                    return await self._attempt(channel, model, url, body, headers)
+                    # Checked when the request would go out, not when it was queued: the requests
+                    # that finished meanwhile are charged, so the spend stops just past the limit.
+                    if budgeted and self.budget is not None:
+                        self.budget.check()
+                    response = await self._attempt(channel, model, url, body, headers)
+                    if self.budget is not None:  # charged before the slot frees: the next check sees it
+                        self.budget.charge(model.cost(response.input_tokens, response.output_tokens))
+                    return response
             except _Retry as retry:
                 last_reason = str(retry)
                 self._count_connect(model, retry.connect_failure)

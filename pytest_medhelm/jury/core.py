@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
+from pytest_medhelm.engine.budget import BudgetSpent
 from pytest_medhelm.jury.parse import explanations_of, helm_scores, parse_helm, parse_lenient
 from pytest_medhelm.jury.prompts import JUDGE_MAX_TOKENS, JUDGE_TEMPERATURE, JuryPrompt, repair_prompt
 
@@ -162,11 +163,23 @@ class Jury:
     def names(self) -> list[str]:
         return [j.model.name for j in self.judges]
 
-    async def judge(self, engine: Engine, prompt: JuryPrompt, *, question: str, answer: str, gold: str) -> JuryResult:
+    async def judge(
+        self, engine: Engine, prompt: JuryPrompt, *, question: str, answer: str, gold: str, budgeted: bool = False
+    ) -> JuryResult:
+        """``budgeted``: a benchmark item's judgement, refused once --medhelm-budget is spent
+        (:class:`~pytest_medhelm.engine.budget.BudgetSpent`, carrying what the other judges cost)."""
         if not answer.strip():
             return JuryResult(prompt.default_score, prompt.default_score, prompt.scale, judged=False)
         text = prompt.render(question, answer, gold)
-        verdicts = await asyncio.gather(*(self._one(engine, judge, prompt, text) for judge in self.judges))
+        replies = await asyncio.gather(
+            *(self._one(engine, judge, prompt, text, budgeted) for judge in self.judges), return_exceptions=True
+        )
+        verdicts = [reply for reply in replies if isinstance(reply, Verdict)]
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                if isinstance(reply, BudgetSpent):
+                    reply.paid_usd += sum(v.cost_usd for v in verdicts if not v.cached)
+                raise reply
         faithful = [s for v in verdicts if v.usable for s in v.scores.values()]
         repaired = [s for v in verdicts if v.repaired_scores is not None for s in v.repaired_scores.values()]
         return JuryResult(
@@ -177,12 +190,12 @@ class Jury:
             verdicts=list(verdicts),
         )
 
-    async def _one(self, engine: Engine, judge: Judge, prompt: JuryPrompt, text: str) -> Verdict:
+    async def _one(self, engine: Engine, judge: Judge, prompt: JuryPrompt, text: str, budgeted: bool) -> Verdict:
         from pytest_medhelm.engine import FatalModelError, ModelError
 
         verdict = Verdict(judge.key, judge.model.name)
         try:
-            completion = await engine.complete(judge.model, judge_request(text))
+            completion = await engine.complete(judge.model, judge_request(text), budgeted=budgeted)
         except FatalModelError:
             raise  # a bad key or endpoint stops the session, as for the evaluated model
         except ModelError as exc:

@@ -36,7 +36,9 @@ class JuryScorer:
         # The judges are asked first: their calls are under way while the base metric is computed
         # (off the event loop, so ROUGE's CPU time does not hold back other items' requests).
         judging = asyncio.ensure_future(
-            self.jury.judge(ctx.engine, self.prompt, question=instance.input, answer=output, gold=instance.reference)
+            self.jury.judge(
+                ctx.engine, self.prompt, question=instance.input, answer=output, gold=instance.reference, budgeted=True
+            )
         )
         metrics: dict[str, float] = {}
         try:

@@ -1,5 +1,5 @@
-"""Cost: the session's spending limit (``--medhelm-budget``) and the dry-run estimate
-(``--medhelm-estimate``).
+"""Cost: the dry-run estimate (``--medhelm-estimate``); the spending limit is the engine's
+(:mod:`pytest_medhelm.engine.budget`).
 
 Actual cost is the provider-reported input and output tokens of every call times the registry's
 prices (``ModelConfig.cost``); a cached answer costs nothing. The estimate follows the method
@@ -9,62 +9,13 @@ output budget out (4,000 tokens for reasoning models), at list prices: an upper 
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
-from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 # No tokenizer is installed for every provider: about four characters a token for English text.
 CHARS_PER_TOKEN = 4
-
-
-class BudgetSpent(Exception):
-    """The session's spend has passed --medhelm-budget: this item's request is not sent."""
-
-
-@dataclass
-class Budget:
-    """A spending limit shared by the jobs of one process (under xdist each worker gets an equal
-    share of the session's budget, as it gets a share of the concurrency)."""
-
-    limit_usd: float
-    spent_usd: float = 0.0
-    stopped: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def check(self) -> None:
-        """Before a request is issued: refuse once the spend has passed the limit."""
-        with self._lock:
-            if self.spent_usd >= self.limit_usd:
-                self.stopped += 1
-                raise BudgetSpent(
-                    f"not run: the --medhelm-budget of ${self.limit_usd:g} is spent (${self.spent_usd:.4f} so far)"
-                )
-
-    def add(self, cost_usd: float) -> None:
-        with self._lock:
-            self.spent_usd += cost_usd
-
-
-async def within_budget(budget: Budget, job: Coroutine[Any, Any, Any]) -> Any:
-    """Run an evaluation unless the budget is spent (then its request is never issued)."""
-    try:
-        budget.check()
-    except BaseException:
-        job.close()
-        raise
-    outcome = await job
-    budget.add(outcome_cost(outcome))
-    return outcome
-
-
-def outcome_cost(outcome: Any) -> float:
-    """What an evaluation cost now: the model's answer and the jury's, unless served from the cache."""
-    completion = outcome.completion
-    cost = 0.0 if completion.cached else completion.cost_usd
-    jury = getattr(outcome, "jury", None)
-    return cost + (getattr(jury, "cost_usd", 0.0) or 0.0)
 
 
 @dataclass

@@ -6,6 +6,10 @@ whose pytest thread then does not share a GIL with the HTTP client), through ano
 engine process (``shared``: an xdist worker told so by the fast path), or in this process
 (``here``: baseline models only, no Unix sockets, or an xdist worker or controller on the plain
 path; a controller runs no items, so it never creates one).
+
+``--medhelm-budget`` is held where the requests are sent: by the engine process (the whole
+session's, shared by every worker it serves) or by this process's engine (a worker's that runs
+``here`` holds an equal share: see :mod:`pytest_medhelm.engine.budget`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pytest_medhelm.plugin.roles import is_xdist_controller, worker_share
 
 if TYPE_CHECKING:
     from pytest_medhelm.engine import Engine, ResponseCache
+    from pytest_medhelm.engine.budget import Budget
     from pytest_medhelm.engine.process import EngineConnection
     from pytest_medhelm.models import ModelConfig
 
@@ -47,7 +52,9 @@ class EngineHolder:
 
     @property
     def calls_network_models(self) -> bool:
-        return os.name == "posix" and any(model.provider != "baseline" for model in self.models)
+        """Does a model or a judge known now call out? (Judges named with --medhelm-jury are known
+        at configure time; MedHELM's default judges only once a benchmark needs them.)"""
+        return os.name == "posix" and any(m.provider != "baseline" for m in [*self.models, *self.jury_models])
 
     @property
     def placement(self) -> str:
@@ -73,6 +80,24 @@ class EngineHolder:
             self.engine  # noqa: B018
 
     @property
+    def budget_split(self) -> bool:
+        """Does each xdist worker hold a share of the budget (its own engine), not the session one?"""
+        if self.settings.budget_usd is None:
+            return False
+        if worker_share(self.config) is not None:
+            return self.placement == "here"
+        return is_xdist_controller(self.config) and not self._serves_workers
+
+    def _budget(self) -> Budget | None:
+        """The budget of an engine running here: the session's, or a worker's share of it."""
+        if self.settings.budget_usd is None:
+            return None
+        from pytest_medhelm.engine.budget import Budget
+
+        share = worker_share(self.config)
+        return Budget(self.settings.budget_usd, workers=share[1] if share else 1)
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             from pytest_medhelm.engine import Engine
@@ -82,7 +107,10 @@ class EngineHolder:
             cache = self._open_cache() if placement != "shared" else None
             if placement == "here":
                 self._engine = Engine(
-                    concurrency=self.concurrency, cache=cache, include_text=self.settings.include_text
+                    concurrency=self.concurrency,
+                    cache=cache,
+                    include_text=self.settings.include_text,
+                    budget=self._budget(),
                 )
             else:
                 from pytest_medhelm.engine.process import EngineConnection, EngineProcess
@@ -98,6 +126,7 @@ class EngineHolder:
                         cache=self.settings.cache,
                         listen=self._serves_workers,
                         include_text=self.settings.include_text,
+                        budget_usd=self.settings.budget_usd,
                     )
                 self._engine = Engine(concurrency=self.concurrency, process=self._connection)
         return self._engine

@@ -21,6 +21,7 @@ from pytest_medhelm.evaluate import Outcome
 from pytest_medhelm.models import ModelConfig
 from pytest_medhelm.results import (
     DATA_FILES_PROPERTY,
+    NOT_RUN_PAID_PROPERTY,
     NOT_RUN_PROPERTY,
     OUTPUT_PROPERTY,
     REFERENCE_PROPERTY,
@@ -130,10 +131,12 @@ class InstanceItem(_BracketItem):
         try:
             self.stash[outcome_key] = self.config.stash[plugin_key].outcome_for(self)
         except BaseException as exc:
-            from pytest_medhelm.leaderboard.cost import BudgetSpent
+            from pytest_medhelm.engine.budget import BudgetSpent
 
             if isinstance(exc, BudgetSpent):  # not run, and counted as such in results.json
                 self.user_properties.append((NOT_RUN_PROPERTY, self.benchmark.id))
+                if exc.paid_usd:
+                    self.user_properties.append((NOT_RUN_PAID_PROPERTY, round(exc.paid_usd, 8)))
                 pytest.skip(str(exc))
             # Identify the errored item for the controller's per-benchmark error counts.
             self.user_properties += [("medhelm.benchmark", self.benchmark.id), ("medhelm.model", self.model.name)]

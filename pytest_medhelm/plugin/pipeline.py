@@ -19,7 +19,6 @@ from pytest_medhelm.plugin.engine_holder import EngineHolder
 from pytest_medhelm.plugin.roles import worker_share
 
 if TYPE_CHECKING:
-    from pytest_medhelm.leaderboard.cost import Budget
     from pytest_medhelm.engine.pipeline import Job, Pipeline
     from pytest_medhelm.evaluate import Outcome
     from pytest_medhelm.plugin.items import InstanceItem
@@ -43,13 +42,6 @@ class PipelineStart:
         self.share: tuple[int, int] | None = None
         self._pipeline: Pipeline | None = None
         self._queued: set[int] = set()
-        self.budget: Budget | None = None
-        if holder.settings.budget_usd is not None:
-            from pytest_medhelm.leaderboard.cost import Budget
-
-            # Under xdist each worker spends at most its share, as it holds a share of the concurrency.
-            share = worker_share(config)
-            self.budget = Budget(holder.settings.budget_usd / (share[1] if share else 1))
 
     def job(self, item: InstanceItem) -> Any:
         from pytest_medhelm.benchmark import ScoreContext
@@ -57,12 +49,7 @@ class PipelineStart:
 
         engine = self.holder.engine
         ctx = ScoreContext(data_dir=item.loaded.data_dir, engine=engine, model=item.model)
-        job = evaluate(item.benchmark, item.instance, item.model, engine, ctx)
-        if self.budget is None:
-            return job
-        from pytest_medhelm.leaderboard.cost import within_budget
-
-        return within_budget(self.budget, job)
+        return evaluate(item.benchmark, item.instance, item.model, engine, ctx)
 
     def outcome_for(self, item: InstanceItem) -> Outcome:
         if self._pipeline is not None and id(item) in self._queued:

@@ -74,6 +74,7 @@ class ResultsReporter:
         self.skipped: dict[str, str] = {}
         self.written: dict[str, Path] = {}
         self.not_run = 0  # items not run because the budget was spent
+        self.not_run_paid_usd = 0.0  # what they had paid before (an answer whose judges were refused)
         self.report_problem: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
@@ -104,6 +105,7 @@ class ResultsReporter:
         from pytest_medhelm.results import (
             CONTROLLER_ONLY,
             DATA_FILES_PROPERTY,
+            NOT_RUN_PAID_PROPERTY,
             NOT_RUN_PROPERTY,
             OUTPUT_PROPERTY,
             REFERENCE_PROPERTY,
@@ -125,6 +127,7 @@ class ResultsReporter:
             )
         if NOT_RUN_PROPERTY in props and report.skipped:
             self.not_run += 1
+            self.not_run_paid_usd += float(props.get(NOT_RUN_PAID_PROPERTY, 0.0))
         if record is not None and isinstance(props.get(DATA_FILES_PROPERTY), dict):
             self.data_files.setdefault(record.benchmark, props[DATA_FILES_PROPERTY])
         keep_text = self.settings.include_text
@@ -192,15 +195,24 @@ class ResultsReporter:
         shard = self.settings.shard
         budget = {}
         if self.settings.budget_usd is not None:
-            spent = sum(r.cost_usd + (getattr(r, "jury_cost_usd", 0.0) or 0.0) for r in self.records if not r.cached)
+            spent = sum(map(spent_on, self.records)) + self.not_run_paid_usd
+            holder = self.config.pluginmanager.get_plugin("medhelm-engine")
+            split = bool(getattr(holder, "budget_split", False))
             budget = {
                 "budget_usd": self.settings.budget_usd,
                 "spent_usd": round(spent, 6),
                 "stopped": self.not_run > 0,
                 "not_run": self.not_run,
+                "scope": "per worker" if split else "session",
             }
             if self.not_run:
                 notes.append(f"budget ${self.settings.budget_usd:g} spent: {self.not_run} items were not run")
+            if split:
+                notes.append(
+                    "budget split: the xdist workers had engines of their own (the fast path off, or workers "
+                    "on other machines), so each stopped at an equal share of the budget, not at the session's "
+                    "spend; with the fast path on local workers (-n N) one engine process holds the whole budget"
+                )
         args = list(self.config.invocation_params.args) if self.config is not None else []
         return aggregate(
             self.records,
@@ -230,6 +242,13 @@ class ResultsReporter:
                 red=True,
                 bold=True,
             )
+
+
+def spent_on(record: InstanceRecord) -> float:
+    """What an item cost this run: its model's answer and its judges' replies, unless from the cache."""
+    judges = (record.jury or {}).get("judges", {}).values()
+    jury = sum(float(j.get("cost_usd", 0.0)) for j in judges if not j.get("cached"))
+    return (0.0 if record.cached else record.cost_usd) + jury
 
 
 def _now() -> str:

@@ -10,7 +10,8 @@ errors all work there as they do in-process.
 
 Under xdist the controller starts the child and it serves the whole session: each worker connects
 (:class:`EngineConnection`) to a Unix socket in a private directory, so the concurrency budget,
-the rate limits and the de-duplication of identical requests are the session's, not a worker's.
+the rate limits, the de-duplication of identical requests and ``--medhelm-budget`` (a refusal
+crosses back as :class:`~pytest_medhelm.engine.budget.BudgetSpent`) are the session's, not a worker's.
 The controller can also *plan* requests: the child starts them at once and keeps each answer
 for the worker whose item asks for it later, so the model server is busy while the workers are
 still starting up. A planned request the workers turn out not to need is *dropped* (cancelled if

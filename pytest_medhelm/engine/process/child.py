@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from pytest_medhelm.engine.budget import Budget, BudgetSpent
 from pytest_medhelm.engine.cache import ResponseCache
 from pytest_medhelm.engine.core import Completion, Engine, FatalModelError, ModelError, preload_http_client
 from pytest_medhelm.engine.process.frames import completion_fields, frame, read_frame
@@ -45,8 +46,8 @@ class _Hub:
             if kind == "model":
                 models[message[1]] = message[2]
             elif kind == "complete":
-                _, request_id, name, fields = message
-                self._start(self._answer(writer, request_id, models[name], ModelRequest(*fields)))
+                _, request_id, name, fields, budgeted = message
+                self._start(self._answer(writer, request_id, models[name], ModelRequest(*fields), budgeted))
             elif kind == "plan":
                 self._plan(models[message[1]], message[2])
             elif kind == "drop":
@@ -70,7 +71,12 @@ class _Hub:
                     task.cancel()
 
     async def _answer(
-        self, writer: asyncio.StreamWriter, request_id: int, model: ModelConfig, request: ModelRequest
+        self,
+        writer: asyncio.StreamWriter,
+        request_id: int,
+        model: ModelConfig,
+        request: ModelRequest,
+        budgeted: bool = False,
     ) -> None:
         key = (model.name, request)
         planned = self.planned.get(key)
@@ -79,8 +85,10 @@ class _Hub:
                 self.claimed.add(key)
                 completion = await asyncio.shield(planned)
             else:
-                completion = await self.engine.complete(model, request)
+                completion = await self.engine.complete(model, request, budgeted=budgeted)
             reply = (request_id, True, completion_fields(completion))
+        except BudgetSpent as exc:  # the session's one budget is spent: the asking item is not run
+            reply = (request_id, False, ("budget", str(exc)))
         except FatalModelError as exc:
             reply = (request_id, False, ("fatal", str(exc)))
         except ModelError as exc:
@@ -111,13 +119,19 @@ def _run(
     concurrency: int,
     cache: Path | None,
     include_text: bool = False,
+    budget_usd: float | None = None,
 ) -> None:
     """The child's life: serve until the owner's end closes, then exit without teardown."""
     # Ctrl-C reaches the whole process group: the session handles it and closes its end, which
     # ends this process cleanly; a KeyboardInterrupt here would only lose answers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     preload_http_client()
-    engine = Engine(concurrency=concurrency, cache=ResponseCache(cache) if cache else None, include_text=include_text)
+    engine = Engine(
+        concurrency=concurrency,
+        cache=ResponseCache(cache) if cache else None,
+        include_text=include_text,
+        budget=Budget(budget_usd) if budget_usd is not None else None,
+    )
     try:
         engine.submit(_serve(engine, owner, listener)).result()
     finally:
@@ -134,12 +148,13 @@ def forked_main(
     concurrency: int,
     cache: Path | None,
     include_text: bool = False,
+    budget_usd: float | None = None,
 ) -> None:
     parent_end.close()  # else this process would hold its own owner's end open
     # The parent's objects came along: the cyclic GC must never finalise them here (an inherited
     # buffered file would flush the parent's data a second time).
     gc.freeze()
-    _run(owner, listener, concurrency, cache, include_text)
+    _run(owner, listener, concurrency, cache, include_text, budget_usd)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--include-text", action="store_true")
+    parser.add_argument("--budget", type=float)
     args = parser.parse_args(argv)
     listener = socket.socket(fileno=args.listen_fd) if args.listen_fd is not None else None
-    _run(socket.socket(fileno=args.fd), listener, args.concurrency, args.cache, args.include_text)
+    _run(socket.socket(fileno=args.fd), listener, args.concurrency, args.cache, args.include_text, args.budget)

@@ -6,10 +6,15 @@ import asyncio
 import itertools
 from collections.abc import Iterable
 
+from pytest_medhelm.engine.budget import BudgetSpent
 from pytest_medhelm.engine.core import Completion, FatalModelError, ModelError
 from pytest_medhelm.engine.process.frames import frame, read_frame, request_fields
 from pytest_medhelm.models.providers import ModelRequest
 from pytest_medhelm.models.registry import ModelConfig
+
+
+# A refused call's kind (the engine process's reply) -> the exception the asking item gets.
+_REFUSALS: dict[str, type[Exception]] = {"fatal": FatalModelError, "budget": BudgetSpent}
 
 
 class EngineConnection:
@@ -66,7 +71,7 @@ class EngineConnection:
                     future.set_result(Completion(*value))
                 else:
                     kind, message = value
-                    future.set_exception(FatalModelError(message) if kind == "fatal" else ModelError(message))
+                    future.set_exception(_REFUSALS.get(kind, ModelError)(message))
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         self._gone = self._gone_error()
@@ -75,11 +80,11 @@ class EngineConnection:
                 future.set_exception(self._gone)
         self._pending.clear()
 
-    async def complete(self, model: ModelConfig, request: ModelRequest) -> Completion:
+    async def complete(self, model: ModelConfig, request: ModelRequest, *, budgeted: bool = False) -> Completion:
         writer = await self._writer(model)
         request_id = next(self._ids)
         future = self._pending[request_id] = asyncio.get_running_loop().create_future()
-        writer.write(frame(("complete", request_id, model.name, request_fields(request))))
+        writer.write(frame(("complete", request_id, model.name, request_fields(request), budgeted)))
         await self._drain(writer, request_id)
         return await future
 

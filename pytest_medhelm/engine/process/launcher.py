@@ -27,7 +27,13 @@ class EngineProcess(EngineConnection):
     """
 
     def __init__(
-        self, *, concurrency: int, cache: Path | None, listen: bool = False, include_text: bool = False
+        self,
+        *,
+        concurrency: int,
+        cache: Path | None,
+        listen: bool = False,
+        include_text: bool = False,
+        budget_usd: float | None = None,
     ) -> None:
         parent_end, child_end = socket.socketpair()
         passed = [child_end]
@@ -46,9 +52,11 @@ class EngineProcess(EngineConnection):
         if _can_fork():
             # A forked child has every module this process has imported (pytest, pydantic, the
             # engine): it is serving within milliseconds, not after 0.3 s of imports of its own.
-            self._process: _Child = _Forked(parent_end, child_end, listener, concurrency, cache, include_text)
+            self._process: _Child = _Forked(
+                parent_end, child_end, listener, concurrency, cache, include_text, budget_usd
+            )
         else:
-            self._process = _Spawned(child_end, listener, concurrency, cache, include_text)
+            self._process = _Spawned(child_end, listener, concurrency, cache, include_text, budget_usd)
         for sock in passed:
             sock.close()
         self._socket = parent_end
@@ -93,13 +101,14 @@ class _Forked:
         concurrency: int,
         cache: Path | None,
         include_text: bool = False,
+        budget_usd: float | None = None,
     ) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         context = multiprocessing.get_context("fork")
         self._process = context.Process(
             target=forked_main,
-            args=(parent_end, owner, listener, concurrency, cache, include_text),
+            args=(parent_end, owner, listener, concurrency, cache, include_text, budget_usd),
             name="medhelm-engine",
             daemon=True,
         )
@@ -126,6 +135,7 @@ class _Spawned:
         concurrency: int,
         cache: Path | None,
         include_text: bool = False,
+        budget_usd: float | None = None,
     ) -> None:
         passed = [owner] if listener is None else [owner, listener]
         command = [
@@ -143,6 +153,8 @@ class _Spawned:
             command += ["--cache", str(cache)]
         if include_text:
             command += ["--include-text"]
+        if budget_usd is not None:
+            command += ["--budget", repr(budget_usd)]
         self._process = subprocess.Popen(
             command, pass_fds=[sock.fileno() for sock in passed], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
         )

@@ -79,7 +79,7 @@ class ScriptedEngine:
     def __init__(self, replies: dict[str, str | None], keys: dict[str, str]) -> None:
         self.replies, self.keys, self.requests = replies, keys, []
 
-    async def complete(self, model: Any, request: Any) -> Completion:
+    async def complete(self, model: Any, request: Any, *, budgeted: bool = False) -> Completion:
         self.requests.append((self.keys[model.name], request))
         reply = self.replies.get(self.keys[model.name])
         if reply is None:

@@ -11,14 +11,6 @@ from pathlib import Path
 
 import pytest
 
-# pytester's in-process sessions (runpytest) drop the modules they imported when they end, and
-# numpy's C extensions cannot be loaded twice in one process ("cannot load module more than once
-# per process"): import here, once for every test directory, what the plugin loads lazily (numpy
-# for the gates and the statistics, scikit-learn for the baselines).
-import numpy  # noqa: F401
-import sklearn.feature_extraction.text  # noqa: F401
-import sklearn.metrics.pairwise  # noqa: F401
-
 REPO = Path(__file__).resolve().parent
 # MEDHELM_SHARED_DATA points a worktree that is not beside ../shared at the samples.
 SHARED_DATA = Path(os.environ.get("MEDHELM_SHARED_DATA") or REPO.parent / "shared" / "data")
@@ -52,3 +44,18 @@ def helm_oracle(shared_data: Path):
         return HelmOracle(ensure_venv(wheels[0]))
     except (RuntimeError, OSError) as exc:
         pytest.skip(f"HELM's oracle environment cannot be installed: {exc}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytester's in-process sessions (runpytest) drop the modules they imported when they end, and
+    numpy's C extensions cannot be loaded twice in one process ("cannot load module more than once
+    per process"): the project's own test session imports, once for every test directory, what the
+    plugin loads lazily (numpy for the gates and the statistics, scikit-learn for the baselines).
+
+    Only that session: a run of the plugin that collects this checkout's suites/ (a developer's
+    ``pytest --medhelm-model=...``, the benchmarks/ scripts) loads this file as a conftest of the
+    suites, and must not pay two seconds of imports in every process for our tests' sake."""
+    if config.rootpath == REPO:
+        import numpy  # noqa: F401
+        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.metrics.pairwise  # noqa: F401

@@ -68,8 +68,10 @@ def leaderboard(args: argparse.Namespace) -> int:
     print(render(results))
     for problem in mismatches:
         print(f"medhelm leaderboard: mismatch: {problem}", file=sys.stderr)
+    if results.status != "complete":
+        print(f"medhelm leaderboard: {results.status.upper()}: {results.status_reason}", file=sys.stderr)
     print(f"written: {', '.join(str(path) for path in written.values())}", file=sys.stderr)
-    return 1 if mismatches else 0
+    return 1 if mismatches or results.status != "complete" else 0
 
 
 def export_helm(args: argparse.Namespace) -> int:

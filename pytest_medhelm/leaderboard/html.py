@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_medhelm.leaderboard.build import OVERALL
 from pytest_medhelm.leaderboard.markdown import not_significant_vs_best, ranked_models
+from pytest_medhelm.leaderboard.status import banner, state_label
 
 if TYPE_CHECKING:
     from pytest_medhelm.results import ResultsFile
@@ -38,6 +39,7 @@ button.bench { border: none; background: none; color: #0645ad; cursor: pointer; 
 pre.text { white-space: pre-wrap; max-width: 40em; max-height: 12em; overflow: auto; margin: 0; text-align: left; }
 #drilldown { border-top: 2px solid #888; }
 .note { color: #555; }
+#run-status { border: 2px solid #b00; background: #fdecea; color: #700; padding: .6em 1em; font-weight: bold; }
 """
 
 SCRIPT = r"""
@@ -139,10 +141,10 @@ SCRIPT = r"""
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src '{script_hash}'; style-src 'unsafe-inline'; img-src data:">
-<title>MedHELM leaderboard</title><style>{style}</style></head>
+<title>MedHELM leaderboard{title_state}</title><style>{style}</style></head>
 <body>
 <h1>MedHELM leaderboard</h1>
-<p id="meta" class="note"></p>
+{banner}<p id="meta" class="note"></p>
 <p class="note">{normalization}</p>
 <h2>Leaderboard</h2>
 <p class="note">Ranked by MedHELM's mean win rate. Click a column to sort. Brackets: {level}% bootstrap intervals.</p>
@@ -256,7 +258,10 @@ def page_data(results: ResultsFile, include_text: bool) -> dict[str, Any]:
 
 def render(results: ResultsFile, *, include_text: bool = False) -> str:
     script_hash = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    warning = banner(results)
     return PAGE.format(
+        title_state="" if results.status == "complete" else f" ({escape(state_label(results.status))})",
+        banner="" if warning is None else f'<p id="run-status" role="alert">{escape(warning)}</p>\n',
         script_hash=script_hash,
         style=STYLE,
         script=SCRIPT,

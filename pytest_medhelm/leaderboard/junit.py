@@ -94,6 +94,26 @@ def _cases(path: Path) -> list[TestCase]:
     return [case for suite in suites for case in suite]
 
 
+def read_status(path: Path) -> tuple[str, str | None]:
+    """The run's status and reason, as testsuite properties of a ``--junitxml`` file (plugin/
+    outcome.py) or of a medhelm-summary.xml; ``complete`` when a file records none (as before
+    the status existed)."""
+    from pytest_medhelm.leaderboard.status import SEVERITY
+
+    try:
+        xml = JUnitXml.fromfile(str(path))
+    except Exception as exc:  # noqa: BLE001  (as in _cases)
+        raise JUnitReadError(f"{path}: not a JUnit XML file: {exc}") from None
+    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    properties = {prop.name: prop.value for suite in suites for prop in suite.properties()}
+    status = properties.get("medhelm.status", "complete")
+    if status not in SEVERITY:
+        raise JUnitReadError(
+            f"{path}: testsuite property medhelm.status is {status!r}, not one of {', '.join(SEVERITY)}"
+        )
+    return status, properties.get("medhelm.status_reason")
+
+
 def read_summary(path: Path) -> list[SummaryCell] | None:
     """The (benchmark, model) cells of a ``medhelm-summary.xml``; None when ``path`` is not one."""
     from pytest_medhelm.leaderboard.summaries import cell_of
@@ -133,10 +153,15 @@ def read_instance_rows(path: Path) -> list[InstanceRecord]:
 def add_gates(suite: TestSuite, results: ResultsFile) -> None:
     """The run's gates, one test case each (class ``medhelm.gate``): the summary's only failures.
     A run that is not complete adds a failed ``run`` gate, so a dashboard never shows a green
-    build over a partial or empty run; the status is also a property of the suite."""
+    build over a partial or empty run, its text the reports' banner (reason and counts); the
+    status and its reason are also properties of the suite."""
     from junitparser import Failure
 
+    from pytest_medhelm.leaderboard.status import banner
+
     suite.add_property("medhelm.status", results.status)
+    if results.status_reason:
+        suite.add_property("medhelm.status_reason", results.status_reason)
     for gate in results.gates:
         case = TestCase(gate.name, "medhelm.gate")
         if not gate.passed:
@@ -147,5 +172,6 @@ def add_gates(suite: TestSuite, results: ResultsFile) -> None:
     if results.status != "complete":
         case = TestCase("run", "medhelm.gate")
         failure = Failure(f"the run is {results.status}: {results.status_reason}")
+        failure.text = banner(results)
         case.result = [failure]
         suite.add_testcase(case)

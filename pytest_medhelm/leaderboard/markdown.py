@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_medhelm.leaderboard.build import OVERALL
+from pytest_medhelm.leaderboard.status import banner
 
 if TYPE_CHECKING:
     from pytest_medhelm.results import BenchmarkResult, ResultsFile
@@ -68,6 +69,9 @@ def render(results: ResultsFile) -> str:
         f"seed {results.uncertainty.seed})"
     )
     lines = ["# MedHELM leaderboard", ""]
+    warning = banner(results)
+    if warning is not None:
+        lines += [f"> **{warning}**", ""]
     lines += [
         f"Models ranked by MedHELM's mean win rate over its benchmarks (ties count half a win; a model "
         f"missing a benchmark is left out of it). Brackets: {brackets}. "

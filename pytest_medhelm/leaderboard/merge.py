@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pytest_medhelm.leaderboard.summaries import SummaryCell
-    from pytest_medhelm.results import InstanceRecord, ModelInfo, ResultsFile, Uncertainty
+    from pytest_medhelm.results import InstanceRecord, ModelInfo, ResultsFile, RunCounts, Uncertainty
 
 
 class MergeError(ValueError):
@@ -38,6 +38,8 @@ class Pool:
     shards: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     mismatches: list[str] = field(default_factory=list)
     errors: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Each file's run: (path, status, reason, counts); counts only from results.json.
+    states: list[tuple[Path, str, str | None, RunCounts | None]] = field(default_factory=list)
 
     def add(self, record: InstanceRecord, path: Path) -> None:
         key = (record.benchmark, record.model, record.run, record.instance_id)
@@ -100,6 +102,16 @@ def read_summaries(paths: list[Path]) -> dict[Path, list[SummaryCell]]:
     return found
 
 
+def input_status(path: Path) -> tuple[str, str | None]:
+    """The status a JUnit file (per-item or summary) records for its run."""
+    from pytest_medhelm.leaderboard.junit import JUnitReadError, read_status
+
+    try:
+        return read_status(path)
+    except JUnitReadError as exc:
+        raise MergeError(str(exc)) from None
+
+
 def pool(paths: list[Path]) -> Pool:
     merged = Pool()
     for path in paths:
@@ -109,7 +121,9 @@ def pool(paths: list[Path]) -> Pool:
         for record in rows:
             merged.add(record, path)
         if results is None:
+            merged.states.append((path, *input_status(path), None))
             continue
+        merged.states.append((path, results.status, results.status_reason, results.counts))
         for model in results.models:
             if model not in merged.models:
                 merged.models.append(model)
@@ -162,14 +176,20 @@ def merge(
 ) -> tuple[ResultsFile, list[str]]:
     """The leaderboard of the pooled files, and the mismatches found."""
     from pytest_medhelm import __version__
+    from pytest_medhelm.leaderboard.status import merged_state
     from pytest_medhelm.results import aggregate
 
     summaries = read_summaries(paths)
     if summaries:
         from pytest_medhelm.leaderboard.summaries import merge_summaries
 
-        return merge_summaries(summaries, command_line=command_line)
+        results, mismatches = merge_summaries(summaries, command_line=command_line)
+        results.status, results.status_reason = merged_state(  # type: ignore[assignment]
+            [(path, *input_status(path), None) for path in summaries]
+        )
+        return results, mismatches
     merged = pool(paths)
+    status, reason = merged_state(merged.states)
     notes = [f"merged from {len(paths)} files: {', '.join(str(p) for p in paths)}"]
     notes += [f"mismatch: {problem}" for problem in merged.mismatches]
     results = aggregate(
@@ -183,5 +203,7 @@ def merge(
         model_info=merged.model_info,
         data_files=merged.data_files,
         skipped=merged.skipped,
+        status=status,
+        status_reason=reason,
     )
     return results, merged.mismatches

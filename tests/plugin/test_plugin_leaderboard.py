@@ -240,6 +240,9 @@ def test_the_budget_stops_new_requests_and_the_run_says_so(medhelm: Medhelm, ser
             "SKIPPED*not run: the --medhelm-budget of $1e-06 is spent*",
         ]
     )
+    # The reports open with it: their scores are not the whole selection's.
+    banner = f"The --medhelm-budget of $1e-06 was spent: {6 - sent} items were not run."
+    assert banner in (medhelm.path / "medhelm-results" / "leaderboard.md").read_text().split("\n\n")[1]
 
 
 def test_a_zero_budget_sends_nothing(medhelm: Medhelm, server: TestServer) -> None:

@@ -3,13 +3,16 @@ output and results.json, and a run that is not complete never destroys the last 
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
 
 from medhelm_sessions import Medhelm
+from pytest_medhelm import cli
 from pytest_medhelm.results import ResultsFile
 from pytest_medhelm.testserver import TestServer
 
@@ -120,7 +123,9 @@ def pytest_runtest_logfinish(nodeid, location):
 """
 
 
-def test_an_interrupted_run_is_marked_interrupted_everywhere(medhelm: Medhelm) -> None:
+def test_an_interrupted_run_is_marked_interrupted_everywhere(
+    medhelm: Medhelm, capsys: pytest.CaptureFixture[str]
+) -> None:
     complete_run(medhelm)
     # Ctrl-C after the third item (a plugin, not a conftest: the suites are outside this folder).
     medhelm.pytester.makepyfile(interrupter=INTERRUPTING_PLUGIN)
@@ -150,6 +155,54 @@ def test_an_interrupted_run_is_marked_interrupted_everywhere(medhelm: Medhelm) -
     properties = {prop.name: prop.value for prop in suite.properties()}
     assert properties["medhelm.status"] == "interrupted"
     assert properties["medhelm.status_reason"] == results.status_reason
+
+    # The reports open with it, reason and counts, before any score (issue #14).
+    said = "Run INTERRUPTED: interrupted (Ctrl-C). 3 of 6 selected items reported, 3 not run"
+    output = medhelm.path / "medhelm-results"
+    markdown = (output / "leaderboard.md").read_text()
+    assert markdown.startswith(f"# MedHELM leaderboard\n\n> **{said}")
+    assert "The scores below are partial" in markdown.split("\n\n")[1]
+    page = (output / "report.html").read_text()
+    assert said in report_banner(page) and page.index('id="run-status"') < page.index("<h2>Leaderboard</h2>")
+    assert "<title>MedHELM leaderboard (INTERRUPTED)</title>" in page
+    [summary] = JUnitXml.fromfile(str(output / "medhelm-summary.xml"))
+    assert {prop.name: prop.value for prop in summary.properties()}["medhelm.status_reason"] == "interrupted (Ctrl-C)"
+    [run_case] = [case for case in summary if case.name == "run"]
+    assert said in (run_case.result[0].text or "")
+
+    # Merged with a complete run, the leaderboard names the file that is not complete.
+    merged = medhelm.path / "merged"
+    last_complete = output / "results.last-complete.json"
+    status = cli.main(["leaderboard", str(last_complete), str(output / "results.json"), "--output", str(merged)])
+    err = capsys.readouterr().err
+    assert status == 1
+    named = f"{output / 'results.json'}: interrupted (interrupted (Ctrl-C); 3 of 6 selected items reported, 3 not run"
+    assert named in err and str(last_complete) + ":" not in err
+    assert ResultsFile.read(merged / "results.json").status == "interrupted"
+    assert named in (merged / "leaderboard.md").read_text().split("\n\n")[1]
+    assert named in report_banner((merged / "report.html").read_text())
+    # Its --junitxml file and its summary record the status too.
+    for path in (medhelm.path / "junit.xml", output / "medhelm-summary.xml"):
+        status = cli.main(["leaderboard", str(path), "--output", str(merged)])
+        assert status == 1 and f"{path}: interrupted (interrupted (Ctrl-C))" in capsys.readouterr().err
+
+
+def report_banner(page: str) -> str:
+    """The text of report.html's run-status banner ("" when it has none)."""
+    found = re.search(r'<p id="run-status" role="alert">(.*?)</p>', page, flags=re.DOTALL)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def test_a_complete_run_has_no_banner_and_merges_clean(medhelm: Medhelm, capsys: pytest.CaptureFixture[str]) -> None:
+    complete_run(medhelm)
+    output = medhelm.path / "medhelm-results"
+    markdown = (output / "leaderboard.md").read_text()
+    assert markdown.startswith("# MedHELM leaderboard\n\nModels ranked") and "> **" not in markdown
+    page = (output / "report.html").read_text()
+    assert 'id="run-status"' not in page and "<title>MedHELM leaderboard</title>" in page
+    status = cli.main(["leaderboard", str(output / "results.json"), "--output", str(medhelm.path / "merged")])
+    assert status == 0, capsys.readouterr().err
+    assert 'id="run-status"' not in (medhelm.path / "merged" / "report.html").read_text()
 
 
 def test_collect_only_writes_nothing(medhelm: Medhelm) -> None:

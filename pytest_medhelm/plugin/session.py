@@ -16,15 +16,13 @@ import pytest
 
 from pytest_medhelm.plugin.engine_holder import EngineHolder
 from pytest_medhelm.plugin.options import Settings
-from pytest_medhelm.plugin.pipeline import PipelineStart, instance_item_type
-from pytest_medhelm.plugin.roles import worker_share
+from pytest_medhelm.plugin.pipeline import PipelineStart
 
 if TYPE_CHECKING:
     from pytest_medhelm.benchmark import Benchmark
     from pytest_medhelm.data import DataSettings, LoadedBenchmark
     from pytest_medhelm.engine import Engine
     from pytest_medhelm.evaluate import Outcome
-    from pytest_medhelm.leaderboard.cost import EstimateRow
     from pytest_medhelm.models import ModelConfig, ModelRegistry
     from pytest_medhelm.plugin.items import InstanceItem
     from pytest_medhelm.plugin.jury import SessionJury
@@ -56,12 +54,6 @@ class MedhelmPlugin:
                     f"medhelm: two --medhelm-model entries are both called {', '.join(twice)}: "
                     "give each endpoint a NAME of its own (NAME@URL)"
                 )
-        if settings.estimate and (
-            worker_share(config) is not None
-            or getattr(config.option, "dist", "no") != "no"
-            or getattr(config.option, "tx", None)
-        ):
-            raise pytest.UsageError("--medhelm-estimate sends nothing and runs in one process: drop -n/--tx")
         if settings.active:
             from pytest_medhelm.helm import HelmPackageError, use
 
@@ -75,7 +67,6 @@ class MedhelmPlugin:
         self._jury: SessionJury | None | bool = False  # False: not built yet
         if settings.jury and self.registry is not None:
             self.jury  # noqa: B018 - judges named on the command line are checked now
-        self.estimate: list[EstimateRow] | None = None
 
     @property
     def data(self) -> DataSettings:
@@ -138,33 +129,9 @@ class MedhelmPlugin:
         from pytest_medhelm.plugin.jury import JuryKeyGate
 
         manager.register(JuryKeyGate(self), "medhelm-jury-keys")
+        if self.settings.estimate:
+            from pytest_medhelm.plugin.estimate import CostEstimate
+
+            manager.register(CostEstimate(self.config), "medhelm-estimate")
         if self.holder.placement == "child" and not self.config.option.collectonly and not self.settings.estimate:
             self.holder.engine  # noqa: B018
-
-    # -- --medhelm-estimate: the expected cost of the selection, and nothing sent ----------------
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(
-        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        if not self.settings.estimate:
-            return
-        from pytest_medhelm.leaderboard.cost import estimate
-
-        instance_item = instance_item_type()
-        chosen = [item for item in items if instance_item is not None and isinstance(item, instance_item)]
-        self.estimate = estimate((item.benchmark, item.instance, item.model) for item in chosen)  # type: ignore[attr-defined]
-        # Nothing runs: every selected item is deselected, so no request is ever made.
-        config.hook.pytest_deselected(items=list(items))
-        items[:] = []
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.estimate is not None:
-            from pytest_medhelm.leaderboard.cost import estimate_lines
-
-            for line in estimate_lines(self.estimate):
-                terminalreporter.write_line(line)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.estimate is not None:  # everything deselected on purpose: not a run that found nothing
-            session.exitstatus = pytest.ExitCode.OK

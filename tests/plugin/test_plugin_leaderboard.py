@@ -274,12 +274,6 @@ def test_estimate_prints_the_expected_cost_and_sends_nothing(medhelm: Medhelm, s
     assert usd == pytest.approx((input_tokens * 1000.0 + output_tokens * 2000.0) / 1e6, abs=1e-4)
 
 
-def test_estimate_refuses_xdist(medhelm: Medhelm) -> None:
-    result = medhelm.run(*MODELS, *medhelm.ONLY_PUBMED, "--medhelm-estimate", "-n", "2")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--medhelm-estimate sends nothing and runs in one process*"])
-
-
 @pytest.mark.parametrize(
     ("value", "message"),
     [

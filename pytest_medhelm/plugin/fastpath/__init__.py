@@ -92,5 +92,5 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_medhelm.plugin.fastpath.xdist import XdistFastpath
 
         manager.register(XdistFastpath(session), "medhelm-fastpath-xdist")
-        if serves_local_workers(config) and not config.option.collectonly:
-            session.holder.serve_workers()
+        if serves_local_workers(config) and not config.option.collectonly and not session.settings.estimate:
+            session.holder.serve_workers()  # (an estimate sends nothing: no engine process)

@@ -44,7 +44,7 @@ def request_for(benchmark: Benchmark, instance: Instance) -> ModelRequest:
 async def evaluate(
     benchmark: Benchmark, instance: Instance, model: ModelConfig, engine: Engine, ctx: ScoreContext
 ) -> Outcome:
-    # The item's own request: refused once --medhelm-budget is spent (its judges' never are).
+    # The item's own request: refused once --medhelm-budget is spent (so are its judges', if any).
     completion = await engine.complete(model, request_for(benchmark, instance), budgeted=True)
     try:
         metrics = await benchmark.score(instance, completion.text, ctx)

@@ -36,7 +36,6 @@ class Budget:
     # Workers sharing the session's budget equally (each with an engine of its own); 1: all of it.
     workers: int = 1
     spent_usd: float = 0.0
-    refused: int = 0
 
     @property
     def limit_usd(self) -> float:
@@ -45,7 +44,6 @@ class Budget:
     def check(self) -> None:
         """Before an item's request is sent: refuse once the spend has reached the limit."""
         if self.spent_usd >= self.limit_usd:
-            self.refused += 1
             share = f"this worker's share (1/{self.workers}) of " if self.workers > 1 else ""
             raise BudgetSpent(
                 f"not run: {share}the --medhelm-budget of ${self.session_usd:g} is spent (${self.spent_usd:.4f} so far)"

@@ -254,9 +254,10 @@ class Engine:
     # -- the one call ---------------------------------------------------------------------------
 
     async def complete(self, model: ModelConfig, request: ModelRequest, *, budgeted: bool = False) -> Completion:
-        """``model``'s answer to ``request``. ``budgeted``: an item's own request, which the budget
-        refuses (:class:`~pytest_medhelm.engine.budget.BudgetSpent`) once it is spent; every sent
-        request is charged to it, budgeted or not (the judges')."""
+        """``model``'s answer to ``request``. ``budgeted``: a benchmark item's request (its model's or
+        a judge's), which the budget refuses (:class:`~pytest_medhelm.engine.budget.BudgetSpent`)
+        once it is spent; every request sent is charged to it, budgeted or not (a judge's repair
+        prompt, a call from a user's own test)."""
         if self.fatal is not None:
             raise self.fatal
         if model.provider == "baseline":

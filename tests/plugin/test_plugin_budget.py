@@ -155,3 +155,20 @@ def test_an_answer_whose_judge_is_refused_is_not_run_and_its_cost_is_counted(med
     results = medhelm.results()
     assert not results.instances and results.budget["not_run"] == len(NOTES)
     assert results.budget["spent_usd"] > 0.000001  # the refused item's answer, which was paid for
+
+
+def test_cached_answers_are_free_and_never_refused(medhelm: Medhelm, server: TestServer) -> None:
+    budget_run(medhelm, server, "first", 1000.0, 2)
+    medhelm.run(
+        f"--medhelm-models-file={medhelm.models_file(PRICED)}",
+        f"--medhelm-model=priced@{server.url}",
+        *medhelm.ONLY_PUBMED,
+        "--medhelm-budget=0",  # nothing to spend: only what the cache holds can run
+        "--medhelm-output=again",
+        "--medhelm-cache=first.sqlite",
+    )
+    results = medhelm.results(medhelm.path / "again")
+    assert server.stats.requests == 6  # the first run's
+    assert len(results.instances) == 6 and all(row.cached for row in results.instances)
+    assert results.budget["not_run"] == 0 and results.budget["stopped"] is False
+    assert results.budget["spent_usd"] == 0.0

@@ -172,6 +172,10 @@ class Run:
     max_rss_mb: float
     cpu_s: float
     output: str
+    # time.perf_counter() at the command's start and exit: the test servers' stats
+    # (first_arrival, last_response) are on the same clock.
+    started_at: float = 0.0
+    ended_at: float = 0.0
 
     def check(self) -> Run:
         if self.returncode != 0:
@@ -196,7 +200,14 @@ def run(command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None)
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     scale = 1 / 1024 if sys.platform != "darwin" else 1 / (1024 * 1024)
     return Run(
-        list(command), wall, process.returncode, usage.ru_maxrss * scale, usage.ru_utime + usage.ru_stime, output
+        list(command),
+        wall,
+        process.returncode,
+        usage.ru_maxrss * scale,
+        usage.ru_utime + usage.ru_stime,
+        output,
+        started,
+        started + wall,
     )
 
 

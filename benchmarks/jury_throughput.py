@@ -11,7 +11,10 @@ timed start to exit. A jury that waited for answering to finish would take twice
 
     ideal = ceil(N / slots) * latency (answers)  +  latency (the last answers' judges)
 
-Target: <= 1.3 x ideal (the machine is shared: measure when it is quiet, and repeat).
+Target: <= 1.3 x ideal (the machine is shared: measure when it is quiet, and repeat). The figure
+also splits the command's time into start-up, request phase and wind-down (from the servers'
+first arrival and last answer), so the request phase's own ratio shows whether judging is
+pipelined whatever pytest's start-up costs.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, Server, child_env, ideal_s, machine, pytest_command, report, run  # noqa: E402
+from _common import Figure, Run, Server, child_env, ideal_s, machine, pytest_command, report, run  # noqa: E402
 
 VERDICT = json.dumps({c: {"score": 4, "explanation": "Synthetic verdict."} for c in ("accuracy", "clarity")})
 JUDGE_SERVER = f"""
@@ -84,6 +88,15 @@ def write_benchmark(folder: Path, name: str, count: int) -> Path:
     path = folder / f"{name}.medhelm.yaml"
     path.write_text(YAML.format(name=name), encoding="utf-8")
     return path
+
+
+def timeline(result: Run, stats: list[dict[str, Any]]) -> dict[str, float]:
+    """Where the command's time went: start-up (start to the first answer request), the request
+    phase (first answer request to the last judge's answer: what the ideal measures) and the
+    wind-down (last answer to exit: the results and reports)."""
+    first = stats[0]["first_arrival"]
+    last = max(s["last_response"] for s in stats)
+    return {"start-up": first - result.started_at, "request phase": last - first, "wind-down": result.ended_at - last}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,12 +159,13 @@ def main(argv: list[str] | None = None) -> int:
                         env=child_env(MEDHELM_HOME=str(root / f"home-{workers}-{attempt}")),
                     )
                     result.check()
-                    sent = [s.stats()["requests"] for s in servers]
+                    stats = [s.stats() for s in servers]
+                    sent = [s["requests"] for s in stats]
                     if sent != [count] * 4:
                         raise RuntimeError(f"expected {count} requests per server, got {sent}")
-                    walls.append(result.wall_s)
+                    walls.append((result.wall_s, timeline(result, stats)))
                 walls.sort()
-                wall = walls[len(walls) // 2]
+                wall, phases = walls[len(walls) // 2]
                 figures.append(
                     Figure(
                         f"jury run, {workers} process(es)",
@@ -159,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                         "<= 1.3 x ideal",
                         wall <= 1.3 * ideal,
                         ideal=ideal,
-                        extra={"runs": ", ".join(f"{w:.2f}" for w in walls)} if len(walls) > 1 else {},
+                        extra={
+                            **({"runs": ", ".join(f"{w:.2f}" for w, _ in walls)} if len(walls) > 1 else {}),
+                            **{name: f"{seconds:.2f} s" for name, seconds in phases.items()},
+                            "request phase / ideal": f"{phases['request phase'] / ideal:.2f}",
+                        },
                     )
                 )
             return 1 if report(figures) else 0

@@ -24,6 +24,10 @@ class ServerStats:
                       request's arrival and the last response
     peak_serving      the most requests holding a serving slot at once (<= slots)
     window_seconds    time from the first request's arrival to the last response
+    first_arrival     time.perf_counter() of the first request's arrival (None before one); on
+                      Linux every process reads the same clock, so a client can place it on its
+                      own timeline
+    last_response     time.perf_counter() of the last response (None before one)
     duplicates        requests whose canonical JSON body had been seen before
     distinct_prompts  distinct prompts (messages, plus system for /v1/messages)
     by_path           request count per path
@@ -41,6 +45,8 @@ class ServerStats:
     mean_in_flight: float = 0.0
     peak_serving: int = 0
     window_seconds: float = 0.0
+    first_arrival: Optional[float] = None
+    last_response: Optional[float] = None
     duplicates: int = 0
     distinct_prompts: int = 0
     by_path: Dict[str, int] = field(default_factory=dict)
@@ -161,6 +167,8 @@ class Recorder:
                 mean_in_flight=mean,
                 peak_serving=self.peak_serving,
                 window_seconds=window,
+                first_arrival=self.t_first,
+                last_response=self.t_done,
                 duplicates=self.duplicates,
                 distinct_prompts=len(self.prompt_hashes),
                 by_path=dict(self.by_path),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_medhelm.plugin.fastpath.warmup import END_OF_SESSION_MODULES, EndOfSessionWarmup
+from pytest_medhelm.plugin.fastpath.warmup import END_OF_SESSION_MODULES, JURY_MODULES, EndOfSessionWarmup
 
 RECORD_IMPORTING_THREAD = """
 import threading
@@ -19,8 +19,9 @@ IMPORTED_BY = threading.current_thread().name
 """
 
 
-def fake_session(collectonly: bool = False) -> Any:
-    return SimpleNamespace(config=SimpleNamespace(option=SimpleNamespace(collectonly=collectonly)))
+def fake_session(collectonly: bool = False, jury_metric: str | None = None) -> Any:
+    item = SimpleNamespace(benchmark=SimpleNamespace(jury_metric=jury_metric))
+    return SimpleNamespace(config=SimpleNamespace(option=SimpleNamespace(collectonly=collectonly)), items=[item])
 
 
 @pytest.fixture
@@ -53,8 +54,22 @@ def test_nothing_is_imported_when_only_collecting(made_up_modules: list[str]) ->
     assert warmup.thread is None and "medhelm_warmup_first" not in sys.modules
 
 
+@pytest.mark.parametrize(
+    ("jury_on", "jury_metric", "imported"),
+    [(True, "notes_accuracy", True), (True, None, False), (False, "notes_accuracy", False)],
+    ids=["judged-items", "no-judged-item", "jury-none"],
+)
+def test_the_jury_statistics_are_imported_only_when_an_item_is_judged(
+    made_up_modules: list[str], jury_on: bool, jury_metric: str | None, imported: bool
+) -> None:
+    warmup = EndOfSessionWarmup((), made_up_modules[:1], jury_on=jury_on)
+    warmup.pytest_runtestloop(fake_session(jury_metric=jury_metric))
+    warmup.pytest_sessionfinish(fake_session())
+    assert ("medhelm_warmup_first" in sys.modules) is imported
+
+
 def test_the_default_modules_are_the_ones_the_end_of_the_session_imports() -> None:
-    for name in END_OF_SESSION_MODULES:
+    for name in (*END_OF_SESSION_MODULES, *JURY_MODULES):
         assert __import__(name)
 
 

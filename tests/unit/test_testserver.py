@@ -177,6 +177,18 @@ def test_latency_is_honoured():
         assert time.perf_counter() - t0 >= 0.18
 
 
+def test_stats_place_the_first_arrival_and_last_response_on_the_clients_clock():
+    with TestServer(latency=0.1) as srv, httpx.Client(base_url=srv.url) as c:
+        assert srv.stats.first_arrival is None and srv.stats.last_response is None
+        t0 = time.perf_counter()
+        for _ in range(2):
+            assert c.post("/chat/completions", json=CHAT).status_code == 200
+        t1 = time.perf_counter()
+        st = srv.stats
+    assert t0 < st.first_arrival < st.first_arrival + 0.18 < st.last_response < t1
+    assert st.last_response - st.first_arrival == pytest.approx(st.window_seconds)
+
+
 def test_latency_settable_at_runtime(server, client):
     assert server.latency == 0.0
     server.latency = 0.2

@@ -78,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is None and session.models:  # the process that writes a model's results
         from pytest_medhelm.plugin.fastpath.warmup import EndOfSessionWarmup
 
-        manager.register(EndOfSessionWarmup(), "medhelm-fastpath-warmup")
+        manager.register(EndOfSessionWarmup(jury_on=session.settings.jury != ()), "medhelm-fastpath-warmup")
     if workerinput is not None:
         if workerinput.get(ENGINE_ADDRESS_KEY):
             session.holder.use_shared_process(workerinput[ENGINE_ADDRESS_KEY])

@@ -24,6 +24,8 @@ END_OF_SESSION_MODULES = (
     "pytest_medhelm.leaderboard.html",
     "pytest_medhelm.leaderboard.junit",
 )
+# The jury's agreement statistics (ICC on scipy.special), when an item is judged.
+JURY_MODULES = ("scipy.special", "pytest_medhelm.jury.stats")
 
 
 def import_quietly(modules: Sequence[str]) -> None:
@@ -37,16 +39,29 @@ def import_quietly(modules: Sequence[str]) -> None:
 class EndOfSessionWarmup:
     """Starts the imports when the run loop starts; the session's end waits for them to finish."""
 
-    def __init__(self, modules: Sequence[str] = END_OF_SESSION_MODULES) -> None:
+    def __init__(
+        self,
+        modules: Sequence[str] = END_OF_SESSION_MODULES,
+        jury_modules: Sequence[str] = JURY_MODULES,
+        *,
+        jury_on: bool = True,
+    ) -> None:
         self.modules = tuple(modules)
+        self.jury_modules = tuple(jury_modules) if jury_on else ()
         self.thread: threading.Thread | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if session.config.option.collectonly or self.thread is not None:
             return
+        from pytest_medhelm.plugin.jury import needs_jury
+
+        judged = self.jury_modules and any(
+            needs_jury(benchmark) for item in session.items if (benchmark := getattr(item, "benchmark", None))
+        )
+        modules = self.modules + (self.jury_modules if judged else ())
         self.thread = threading.Thread(
-            target=import_quietly, args=(self.modules,), name="medhelm-end-of-session-imports", daemon=True
+            target=import_quietly, args=(modules,), name="medhelm-end-of-session-imports", daemon=True
         )
         self.thread.start()
 
@@ -58,4 +73,4 @@ class EndOfSessionWarmup:
             self.thread.join()
 
 
-__all__ = ["END_OF_SESSION_MODULES", "EndOfSessionWarmup", "import_quietly"]
+__all__ = ["END_OF_SESSION_MODULES", "JURY_MODULES", "EndOfSessionWarmup", "import_quietly"]

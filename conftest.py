@@ -52,10 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
     per process"): the project's own test session imports, once for every test directory, what the
     plugin loads lazily (numpy for the gates and the statistics, scikit-learn for the baselines).
 
-    Only that session: a run of the plugin that collects this checkout's suites/ (a developer's
-    ``pytest --medhelm-model=...``, the benchmarks/ scripts) loads this file as a conftest of the
-    suites, and must not pay two seconds of imports in every process for our tests' sake."""
-    if config.rootpath == REPO:
+    Only that session: a run of the plugin that evaluates a model on this checkout's suites/ (a
+    developer's ``pytest --medhelm-model=...``, the benchmarks/ scripts, even when a suite file is
+    named so that pytest roots the session here) loads this file as a conftest of the suites, and
+    must not pay two seconds of imports in every process for our tests' sake."""
+    if config.rootpath == REPO and not config.getoption("medhelm_model", None):
         import numpy  # noqa: F401
         import sklearn.feature_extraction.text  # noqa: F401
         import sklearn.metrics.pairwise  # noqa: F401

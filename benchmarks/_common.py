@@ -211,6 +211,17 @@ def run(command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None)
     )
 
 
+def phases(result: Run, first_arrival: float, last_response: float) -> dict[str, float]:
+    """Where a command's time went, from the test servers' clock (on Linux, the same as ours):
+    start-up (start to the first request's arrival), the request phase (to the last response:
+    what the ideal measures) and the wind-down (last response to exit: results and reports)."""
+    return {
+        "start-up": first_arrival - result.started_at,
+        "request phase": last_response - first_arrival,
+        "wind-down": result.ended_at - last_response,
+    }
+
+
 def pytest_command(
     url: str,
     paths: Sequence[Path | str],

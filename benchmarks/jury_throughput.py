@@ -25,11 +25,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, Run, Server, child_env, ideal_s, machine, pytest_command, report, run  # noqa: E402
+from _common import Figure, Server, child_env, ideal_s, machine, phases, pytest_command, report, run  # noqa: E402
 
 VERDICT = json.dumps({c: {"score": 4, "explanation": "Synthetic verdict."} for c in ("accuracy", "clarity")})
 JUDGE_SERVER = f"""
@@ -88,15 +87,6 @@ def write_benchmark(folder: Path, name: str, count: int) -> Path:
     path = folder / f"{name}.medhelm.yaml"
     path.write_text(YAML.format(name=name), encoding="utf-8")
     return path
-
-
-def timeline(result: Run, stats: list[dict[str, Any]]) -> dict[str, float]:
-    """Where the command's time went: start-up (start to the first answer request), the request
-    phase (first answer request to the last judge's answer: what the ideal measures) and the
-    wind-down (last answer to exit: the results and reports)."""
-    first = stats[0]["first_arrival"]
-    last = max(s["last_response"] for s in stats)
-    return {"start-up": first - result.started_at, "request phase": last - first, "wind-down": result.ended_at - last}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
                     sent = [s["requests"] for s in stats]
                     if sent != [count] * 4:
                         raise RuntimeError(f"expected {count} requests per server, got {sent}")
-                    walls.append((result.wall_s, timeline(result, stats)))
-                walls.sort()
-                wall, phases = walls[len(walls) // 2]
+                    # From the answerer's first request to the last judge's answer.
+                    timeline = phases(result, stats[0]["first_arrival"], max(s["last_response"] for s in stats))
+                    walls.append((result.wall_s, timeline))
+                walls.sort(key=lambda run: run[0])
+                wall, timeline = walls[len(walls) // 2]
                 figures.append(
                     Figure(
                         f"jury run, {workers} process(es)",
@@ -175,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                         ideal=ideal,
                         extra={
                             **({"runs": ", ".join(f"{w:.2f}" for w, _ in walls)} if len(walls) > 1 else {}),
-                            **{name: f"{seconds:.2f} s" for name, seconds in phases.items()},
-                            "request phase / ideal": f"{phases['request phase'] / ideal:.2f}",
+                            **{name: f"{seconds:.2f} s" for name, seconds in timeline.items()},
+                            "request phase / ideal": f"{timeline['request phase'] / ideal:.2f}",
                         },
                     )
                 )

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, Figure, Server, child_env, ideal_s, machine, pytest_command, report, run  # noqa: E402
+from _common import REPO, Figure, Server, child_env, ideal_s, machine, phases, pytest_command, report, run  # noqa: E402
 
 SHARED_HELM = REPO.parent / "shared" / "data" / "helm"
 
@@ -133,11 +133,14 @@ def main(argv: list[str] | None = None) -> int:
                 result = run(command(tag, extra), cwd=work, env=env(tag))
                 if result.returncode not in (0, 1):  # 1: low scores under --medhelm-strict-like gates
                     result.check()
-                runs.append((result.wall_s, server.stats(), result.cpu_s))
+                stats = server.stats()
+                runs.append(
+                    (result.wall_s, stats, result.cpu_s, phases(result, stats["first_arrival"], stats["last_response"]))
+                )
             runs.sort(key=lambda r: r[0])
-            wall, stats, cpu = runs[len(runs) // 2]
-            ok = wall <= target * ideal and all(s["duplicates"] == 0 and s["requests"] == count for _, s, _ in runs)
-            spread = {"runs": ", ".join(f"{w:.2f}" for w, _, _ in runs)} if len(runs) > 1 else {}
+            wall, stats, cpu, timeline = runs[len(runs) // 2]
+            ok = wall <= target * ideal and all(s["duplicates"] == 0 and s["requests"] == count for _, s, _, _ in runs)
+            spread = {"runs": ", ".join(f"{w:.2f}" for w, _, _, _ in runs)} if len(runs) > 1 else {}
             figures.append(
                 Figure(
                     name,
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                     extra={
                         **spread,
                         "cpu": f"{cpu:.1f} s",
+                        **{name: f"{seconds:.2f} s" for name, seconds in timeline.items()},
                         "requests": stats["requests"],
                         "mean in flight": f"{stats['mean_in_flight']:.1f}",
                         "duplicates": stats["duplicates"],

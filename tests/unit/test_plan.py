@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -147,3 +149,41 @@ def test_no_selection_or_a_broken_one(pytester: pytest.Pytester) -> None:
     assert selection(pytester) is None
     with pytest.raises(Unforeseeable):
         selection(pytester, "-k", "pubmed_qa and (")
+
+
+def test_planned_calls_leave_while_the_rest_of_the_plan_is_worked_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Working out a plan (loading the suites and data, building 2,000 prompts) takes a few tenths
+    of a second: its first chunk of calls is sent before the next is worked out."""
+    from pytest_medhelm.engine import Engine
+    from pytest_medhelm.engine.process import EngineProcess
+    from pytest_medhelm.plugin.fastpath import plan as plan_module
+    from pytest_medhelm.plugin.fastpath.plan import SingleProcessPlan
+    from pytest_medhelm.testserver import TestServer
+
+    with TestServer(latency=0.01) as server:
+        local = ModelConfig(name="local", provider="openai", model="m", base_url=server.url, timeout_s=30.0)
+        seen_before_second_chunk: list[int] = []
+
+        def chunks(plugin: object) -> Iterator[dict[str, tuple[ModelConfig, ModelRequest]]]:
+            yield {f"bench[q{i}-local]": (local, ModelRequest(prompt=f"first {i}", max_tokens=1)) for i in range(3)}
+            deadline = time.monotonic() + 10
+            while server.stats.requests < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen_before_second_chunk.append(server.stats.requests)
+            yield {"bench[q3-local]": (local, ModelRequest(prompt="second", max_tokens=1))}
+
+        monkeypatch.setattr(plan_module, "plan_chunks", chunks)
+        process = EngineProcess(concurrency=4, cache=tmp_path / "responses.sqlite")
+        engine = Engine(concurrency=4, process=process)
+        try:
+            planner = SingleProcessPlan(SimpleNamespace(engine=engine, holder=SimpleNamespace(connection=process)))  # type: ignore[arg-type]
+            planner.start_plan()
+            answer = engine.submit(engine.complete(local, ModelRequest(prompt="second", max_tokens=1)))
+            answer.result(timeout=60)
+        finally:
+            engine.close()
+
+    assert seen_before_second_chunk == [3]
+    assert server.stats.requests == 4  # the item's own call was the planned one

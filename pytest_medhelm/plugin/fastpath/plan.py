@@ -26,7 +26,7 @@ items not collected are dropped (those not yet sent are cancelled).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 _SELECTING_OPTIONS = ("deselect", "lf", "stepwise", "ignore", "ignore_glob", "maxfail", "medhelm_maxfail")
 # Plugins whose collection hooks select nothing beyond those options (pytest's own, xdist, ours).
 _KNOWN_COLLECTION_HOOKS = ("_pytest.", "xdist.", "pytest_medhelm.")
+# Planned calls sent to the engine process at once: the first leave while the rest are worked out.
+CHUNK = 128
 
 
 @dataclasses.dataclass
@@ -105,15 +107,13 @@ def planned_files(config: pytest.Config) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def make_plan(plugin: MedhelmPlugin) -> Plan | None:
-    """The calls the items will make, in collection order; None when it cannot be known."""
-    from pytest_medhelm.configurable import load_user_benchmark
-    from pytest_medhelm.data import load
-    from pytest_medhelm.evaluate import request_for
-    from pytest_medhelm.plugin.items import benchmark_markers, item_name
-    from pytest_medhelm.plugin.jury import needs_jury
-    from pytest_medhelm.suites import load_benchmark
+class _JudgedWithoutKeys(Exception):
+    """A selected item needs the jury, whose keys are missing: the session will stop at start."""
 
+
+def plan_chunks(plugin: MedhelmPlugin) -> Iterator[dict[str, tuple[ModelConfig, ModelRequest]]] | None:
+    """The session's planned calls in collection order, a few at a time, so that the first are
+    sent while the rest are worked out; None when they cannot be known."""
     models = [model for model in plugin.models if model.provider != "baseline"]
     if not models or selection_elsewhere(plugin.config):
         return None
@@ -124,10 +124,30 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
         selection = Selection.from_config(plugin.config)
     except Unforeseeable:
         return None
+    jury = plugin.jury
+    chunks = _chunks(plugin, models, selection)
+    if jury is None or jury.missing_key_message() is None:
+        return chunks
+    try:  # the keys are missing: nothing may be sent before it is known that nothing is judged
+        return iter(list(chunks))
+    except _JudgedWithoutKeys:
+        return None
+
+
+def _chunks(
+    plugin: MedhelmPlugin, models: list[ModelConfig], selection: Selection | None
+) -> Iterator[dict[str, tuple[ModelConfig, ModelRequest]]]:
+    from pytest_medhelm.configurable import load_user_benchmark
+    from pytest_medhelm.data import load
+    from pytest_medhelm.evaluate import request_for
+    from pytest_medhelm.plugin.items import benchmark_markers, item_name
+    from pytest_medhelm.plugin.jury import needs_jury
+    from pytest_medhelm.suites import load_benchmark
+
     data = dataclasses.replace(plugin.data, download=False)
     jury = plugin.jury
     keys_missing = jury is not None and jury.missing_key_message() is not None
-    calls: dict[str, tuple[ModelConfig, ModelRequest]] = {}
+    chunk: dict[str, tuple[ModelConfig, ModelRequest]] = {}
     for path in planned_files(plugin.config):
         try:
             benchmark = load_user_benchmark(path) if is_user_benchmark(path) else load_benchmark(path)
@@ -144,9 +164,13 @@ def make_plan(plugin: MedhelmPlugin) -> Plan | None:
                 name = item_name(benchmark, instance, model)
                 if selection is None or selection.selects(name, path, markers):
                     if judged and keys_missing:
-                        return None  # a judged item is selected: the session stops before any call
-                    calls[name] = (model, request)
-    return Plan(calls) if calls else None
+                        raise _JudgedWithoutKeys(name)
+                    chunk[name] = (model, request)
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = {}
+    if chunk:
+        yield chunk
 
 
 class Planner:
@@ -157,12 +181,15 @@ class Planner:
         self._plan: Plan | None = None
 
     def start_plan(self, plan: Plan | None = None) -> None:
-        """Send the planned calls (by default, the session's :func:`make_plan`); they start at once."""
-        plan = make_plan(self.plugin) if plan is None else plan
-        self._plan = plan
-        if plan is not None:
-            for model, requests in plan.by_model().values():
+        """Send the planned calls (by default, the session's :func:`plan_chunks`); each chunk
+        starts as soon as it is worked out."""
+        chunks = plan_chunks(self.plugin) if plan is None else [plan.calls]
+        calls: dict[str, tuple[ModelConfig, ModelRequest]] = {}
+        for chunk in chunks or ():
+            calls.update(chunk)
+            for model, requests in _grouped(chunk.values()).values():
                 self._on_engine(self._connection.plan(model, requests))
+        self._plan = Plan(calls) if calls else None
 
     def confirm_plan(self, collected_ids: Iterable[str]) -> None:
         """The collection: drop the planned calls of items not in it (the first one settles it)."""
@@ -191,4 +218,4 @@ class SingleProcessPlan(Planner):
         self.confirm_plan(item.nodeid for item in session.items)
 
 
-__all__ = ["Plan", "Planner", "SingleProcessPlan", "make_plan", "planned_files", "selection_elsewhere"]
+__all__ = ["Plan", "Planner", "SingleProcessPlan", "plan_chunks", "planned_files", "selection_elsewhere"]

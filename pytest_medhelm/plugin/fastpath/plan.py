@@ -125,8 +125,9 @@ def plan_chunks(plugin: MedhelmPlugin) -> Iterator[dict[str, tuple[ModelConfig, 
     except Unforeseeable:
         return None
     jury = plugin.jury
-    chunks = _chunks(plugin, models, selection)
-    if jury is None or jury.missing_key_message() is None:
+    keys_missing = jury is not None and jury.missing_key_message() is not None
+    chunks = _chunks(plugin, models, selection, keys_missing=keys_missing)
+    if not keys_missing:
         return chunks
     try:  # the keys are missing: nothing may be sent before it is known that nothing is judged
         return iter(list(chunks))
@@ -135,7 +136,7 @@ def plan_chunks(plugin: MedhelmPlugin) -> Iterator[dict[str, tuple[ModelConfig, 
 
 
 def _chunks(
-    plugin: MedhelmPlugin, models: list[ModelConfig], selection: Selection | None
+    plugin: MedhelmPlugin, models: list[ModelConfig], selection: Selection | None, *, keys_missing: bool
 ) -> Iterator[dict[str, tuple[ModelConfig, ModelRequest]]]:
     from pytest_medhelm.configurable import load_user_benchmark
     from pytest_medhelm.data import load
@@ -145,14 +146,13 @@ def _chunks(
     from pytest_medhelm.suites import load_benchmark
 
     data = dataclasses.replace(plugin.data, download=False)
-    jury = plugin.jury
-    keys_missing = jury is not None and jury.missing_key_message() is not None
+    jury_off = plugin.jury is None
     chunk: dict[str, tuple[ModelConfig, ModelRequest]] = {}
     for path in planned_files(plugin.config):
         try:
             benchmark = load_user_benchmark(path) if is_user_benchmark(path) else load_benchmark(path)
             judged = needs_jury(benchmark)
-            if judged and jury is None and benchmark.requires_jury:
+            if judged and jury_off and benchmark.requires_jury:
                 continue
             loaded = load(benchmark, data, cap=plugin.settings.max_instances)
         except Exception:  # noqa: BLE001 - the items' collection reports what is wrong

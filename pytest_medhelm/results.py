@@ -24,6 +24,7 @@ Schema versions (``schema_version``; every change is additive, a reader of versi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -110,7 +111,7 @@ class InstanceRecord(BaseModel):
         pairs = [
             (PREFIX + name, getattr(self, name)) for name in type(self).model_fields if name not in _NOT_PROPERTIES
         ]
-        pairs.append((SCALE_PROPERTY, json.dumps(list(self.scale))))
+        pairs.append((SCALE_PROPERTY, _scale_json(*self.scale)))
         pairs += [(METRIC_PREFIX + name, value) for name, value in self.metrics.items()]
         if self.jury is not None:
             pairs.append((JURY_PROPERTY, json.dumps(self.jury, ensure_ascii=False)))
@@ -140,6 +141,12 @@ class InstanceRecord(BaseModel):
 
 
 _NOT_PROPERTIES = frozenset({"metrics", "output", "reference", "jury", "scale"})
+
+
+@functools.lru_cache(maxsize=16)
+def _scale_json(*scale: float) -> str:
+    # A benchmark has one scale and an item costs more to encode it than to score: encode once.
+    return json.dumps(list(scale))
 
 
 class ModelScore(BaseModel):

@@ -159,3 +159,51 @@ def test_the_fast_path_is_off_in_every_xdist_worker_too(medhelm: Medhelm) -> Non
     assert not any(entry["fastpath"] for entry in found.values())
     # xdist's own load schedule shared the items out; each ran on pytest's protocol.
     assert sorted(found["gw0"]["wrapped"] + found["gw1"]["wrapped"]) == [True] * 6
+
+
+# A plugin (-p renamed_runner) that makes every process of the session see pytest's runner module as
+# a release without check_interactive_exception would have it.
+RENAMED_RUNNER = """
+import sys, types
+runner = sys.modules["_pytest.runner"]
+renamed = types.ModuleType(runner.__name__)
+renamed.__dict__.update({k: v for k, v in vars(runner).items() if k != "check_interactive_exception"})
+sys.modules["_pytest.runner"] = renamed
+"""
+
+
+def test_under_xdist_a_missing_internal_is_warned_once_for_the_session(medhelm: Medhelm) -> None:
+    medhelm.pytester.makepyfile(renamed_runner=RENAMED_RUNNER)
+    common = (f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED, *probe(medhelm), "-n", "2")
+    fast = medhelm.run_subprocess(*common, "--medhelm-output=fast")
+    probed(medhelm)
+
+    result = medhelm.run_subprocess(*common, "-p", "renamed_runner", "--medhelm-output=fallback")
+
+    result.assert_outcomes(passed=4, failed=2)
+    # The controller and both workers miss it; the session says so once, not once per process.
+    assert result.stdout.str().count("MedhelmFastpathWarning: ") == 1
+    assert result.parseoutcomes()["warnings"] == fast.parseoutcomes().get("warnings", 0) + 1
+    found = probed(medhelm)
+    assert sorted(found["gw0"]["wrapped"] + found["gw1"]["wrapped"]) == [True] * 6  # pytest's protocol
+    assert aggregates(medhelm.results(medhelm.path / "fallback")) == aggregates(medhelm.results(medhelm.path / "fast"))
+
+
+def test_a_pytest_without_the_rootdir_internals_keeps_its_own_rootdir_with_one_warning(
+    medhelm: Medhelm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    findpaths = sys.modules["_pytest.config.findpaths"]
+    renamed = types.ModuleType(findpaths.__name__)
+    renamed.__dict__.update({k: v for k, v in vars(findpaths).items() if k != "determine_setup"})
+    monkeypatch.setitem(sys.modules, "_pytest.config.findpaths", renamed)
+
+    result = medhelm.run(f"--medhelm-model={EXTRACTIVE}", *medhelm.ONLY_PUBMED)
+
+    result.assert_outcomes(passed=4, failed=2)  # the run itself is not affected
+    result.stdout.fnmatch_lines(
+        [
+            "*MedhelmFastpathWarning: medhelm_fastpath: not found in pytest *: "
+            "_pytest.config.findpaths.determine_setup; an option of ours given with a space may move the rootdir*"
+        ]
+    )
+    assert result.stdout.str().count("MedhelmFastpathWarning: ") == 1

@@ -25,17 +25,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_medhelm.plugin.fastpath.internals import find_internals, warn_fallback
+from pytest_medhelm.plugin.fastpath.internals import PLAIN_ROOTDIR, find_internals, warn_fallback
 from pytest_medhelm.plugin.fastpath.memory import SessionMemory, release_frozen_session
 from pytest_medhelm.plugin.roles import is_xdist_controller, worker_share
 from pytest_medhelm.plugin.session import download_selector_key, plugin_key
+
+# The private names the rootdir correction found missing (pytest's own rootdir then stands).
+rootdir_missing_key = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
     from pytest_medhelm.plugin.fastpath.rootdir import redo_rootdir
 
-    redo_rootdir(early_config, args)
+    early_config.stash[rootdir_missing_key] = redo_rootdir(early_config, args)
 
 
 @pytest.hookimpl(wrapper=True)  # before xdist turns -n N into N workers
@@ -56,8 +59,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.hookimpl(trylast=True)  # after the main plugin's, which makes the session's state
 def pytest_configure(config: pytest.Config) -> None:
     release_frozen_session()
+    rootdir_missing = config.stash.get(rootdir_missing_key, [])
     session = config.stash.get(plugin_key, None)
     if session is None:  # the main plugin is off (-p no:medhelm)
+        if rootdir_missing:
+            warn_fallback(config, rootdir_missing, consequence=PLAIN_ROOTDIR)
         return
     from pytest_medhelm.plugin.fastpath.download_selection import may_select
 
@@ -66,9 +72,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     controller = is_xdist_controller(config)
     internals, missing = find_internals(config, with_scheduler=controller and session.settings.active)
-    if internals is None:
-        warn_fallback(config, missing)
+    if internals is None:  # all that is missing, in one warning
+        warn_fallback(config, rootdir_missing + missing)
         return
+    if rootdir_missing:
+        warn_fallback(config, rootdir_missing, consequence=PLAIN_ROOTDIR)
     from pytest_medhelm.plugin.fastpath.protocol import LeanProtocol
 
     manager = config.pluginmanager

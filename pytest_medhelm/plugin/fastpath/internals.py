@@ -25,7 +25,7 @@ class Internals:
     check_interactive_exception: Callable[[Any, Any], bool]
 
 
-def _attribute(module: str, name: str) -> Any:
+def attribute(module: str, name: str) -> Any:
     try:
         return getattr(importlib.import_module(module), name, None)
     except ImportError:
@@ -35,10 +35,10 @@ def _attribute(module: str, name: str) -> Any:
 def find_internals(config: pytest.Config, *, with_scheduler: bool) -> tuple[Internals | None, list[str]]:
     """The internals, or None and the dotted names of those that are missing."""
     missing: list[str] = []
-    check = _attribute("_pytest.runner", "check_interactive_exception")
+    check = attribute("_pytest.runner", "check_interactive_exception")
     if not callable(check):
         missing.append("_pytest.runner.check_interactive_exception")
-    setup_state = _attribute("_pytest.runner", "SetupState")  # what session._setupstate holds
+    setup_state = attribute("_pytest.runner", "SetupState")  # what session._setupstate holds
     for method in ("setup", "teardown_exact"):
         if not callable(getattr(setup_state, method, None)):
             missing.append(f"_pytest.runner.SetupState.{method}")
@@ -64,7 +64,15 @@ def _missing_in_scheduler(config: pytest.Config) -> list[str]:
     return [f"xdist.scheduler.LoadScheduling.{name}" for name in names if not hasattr(probe, name)]
 
 
-def warn_fallback(config: pytest.Config, missing: list[str]) -> None:
+PLAIN_PATH = "the run takes pytest's plain path (same results, slower"
+PLAIN_ROOTDIR = "an option of ours given with a space may move the rootdir, as in plain pytest (the = form does not"
+
+
+def warn_fallback(config: pytest.Config, missing: list[str], *, consequence: str = PLAIN_PATH) -> None:
+    if hasattr(config, "workerinput"):
+        # A worker runs the controller's pytest and xdist, and the controller says it once for
+        # the session: xdist would show every worker's copy of the warning too.
+        return
     versions = f"pytest {pytest.__version__}"
     try:
         from importlib.metadata import version
@@ -74,9 +82,8 @@ def warn_fallback(config: pytest.Config, missing: list[str]) -> None:
         pass
     config.issue_config_time_warning(
         MedhelmFastpathWarning(
-            f"medhelm_fastpath: not found in {versions}: {', '.join(missing)}; the run takes pytest's "
-            "plain path (same results, slower; -p no:medhelm_fastpath turns the fast path off without this "
-            "warning)"
+            f"medhelm_fastpath: not found in {versions}: {', '.join(missing)}; {consequence}; "
+            "-p no:medhelm_fastpath turns the fast path off without this warning)"
         ),
         stacklevel=2,
     )

@@ -11,17 +11,34 @@ file and the conftest boundary derived from them are set to what pytest finds fo
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from _pytest.config.findpaths import determine_setup
+
+from pytest_medhelm.plugin.fastpath.internals import attribute
 
 
-def redo_rootdir(config: pytest.Config, args: list[str]) -> None:
+def redo_rootdir(config: pytest.Config, args: list[str]) -> list[str]:
+    """Corrects the rootdir when our options moved it; returns the private names that are missing
+    (then pytest's own rootdir stands)."""
     namespace = config.known_args_namespace
     if namespace.rootdir or namespace.inifilename:
-        return  # given by the user: pytest's own answer stands
+        return []  # given by the user: pytest's own answer stands
+    # Private: pytest offers no public way to parse again, nor to set the rootdir.
+    determine_setup = attribute("_pytest.config.findpaths", "determine_setup")
+    parser: Any = getattr(config, "_parser", None)
+    missing = [
+        name
+        for name, found in (("_pytest.config.findpaths.determine_setup", determine_setup), ("Config._parser", parser))
+        if found is None
+    ]
+    if missing:
+        return missing
     try:
-        # Private: pytest offers no public way to parse again, nor to set the rootdir.
-        ns = config._parser.parse_known_args(args)
+        ns = parser.parse_known_args(args)
+    except Exception:  # noqa: BLE001  (arguments pytest itself will report: keep its answer)
+        return []
+    try:
         rootpath, inipath, inicfg, ignored = determine_setup(
             inifile=None,
             override_ini=ns.override_ini,
@@ -29,15 +46,20 @@ def redo_rootdir(config: pytest.Config, args: list[str]) -> None:
             rootdir_cmd_arg=None,
             invocation_dir=config.invocation_params.dir,
         )
+    except TypeError:  # a release that changed its arguments
+        return [
+            "_pytest.config.findpaths.determine_setup(inifile, override_ini, args, rootdir_cmd_arg, invocation_dir)"
+        ]
     except Exception:  # noqa: BLE001  (a pytest that works otherwise: keep its answer)
-        return
+        return []
     if rootpath == config.rootpath and inipath == config.inipath:
-        return
+        return []
     old_cut = str(config.inipath.parent if config.inipath is not None else config.rootpath)
     config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg  # type: ignore[attr-defined]
     config._ignored_config_files = ignored  # type: ignore[attr-defined]
     config._inicache.clear()  # type: ignore[attr-defined]
-    config._parser.extra_info["rootdir"] = str(rootpath)
-    config._parser.extra_info["inifile"] = str(inipath)
+    parser.extra_info["rootdir"] = str(rootpath)
+    parser.extra_info["inifile"] = str(inipath)
     if namespace.confcutdir == old_cut:  # pytest's default, from the wrong rootdir
         namespace.confcutdir = str(inipath.parent if inipath is not None else rootpath)
+    return []

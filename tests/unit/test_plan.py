@@ -73,11 +73,13 @@ def test_a_workers_collection_drops_the_planned_calls_of_items_it_did_not_collec
     # The drop path end to end: a real engine process and server, the controller's own
     # XdistFastpath. One request slot, so planned calls wait their turn in order, and a probe
     # asked for after the drop waits behind any that were not dropped: when its answer arrives the
-    # server has seen every call that was going to be sent, with no sleep deciding that.
+    # server has seen every call that was going to be sent, with no sleep deciding that. The first
+    # planned call holds the slot for a second, so the drop (one message to the engine process)
+    # arrives before the slot frees even on a loaded machine.
     from pytest_medhelm.engine import Engine
     from pytest_medhelm.engine.process import EngineProcess
     from pytest_medhelm.plugin.fastpath.xdist import XdistFastpath
-    from pytest_medhelm.testserver import TestServer
+    from pytest_medhelm.testserver import Fault, TestServer
 
     with TestServer(latency=0.05) as server:
         local = ModelConfig(name="local", provider="openai", model="m", base_url=server.url, timeout_s=30.0)
@@ -87,6 +89,7 @@ def test_a_workers_collection_drops_the_planned_calls_of_items_it_did_not_collec
             session = SimpleNamespace(engine=engine, holder=SimpleNamespace(connection=process))
             fastpath = XdistFastpath(session)  # type: ignore[arg-type]
             names = [f"bench[q{i}-local]" for i in range(10)]
+            server.fail_matching(lambda body: body["messages"][-1]["content"] == f"planned {names[0]}", Fault.slow(1.0))
             fastpath.start_plan(
                 Plan({name: (local, ModelRequest(prompt=f"planned {name}", max_tokens=1)) for name in names})
             )

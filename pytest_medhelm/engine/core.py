@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.utils
 import os
 import random
 import threading
 import time
-import urllib.request
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +35,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_medhelm.engine.budget import Budget
 from pytest_medhelm.engine.cache import CachedResponse, ResponseCache, cache_key
+from pytest_medhelm.engine.http_client import (
+    aiohttp_transport,
+    connect_failure,
+    error_detail,
+    header_secrets,
+    retry_after,
+    transport_failure,
+)
 from pytest_medhelm.models import baselines
 from pytest_medhelm.models.providers import (
     ContentFiltered,
@@ -103,21 +109,6 @@ class RetryPolicy:
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_delay_s)
         return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:  # the HTTP-date form
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None  # unreadable: fall back to our own backoff
-    return max(0.0, parsed.timestamp() - time.time())
 
 
 class _Retry(Exception):
@@ -317,7 +308,7 @@ class Engine:
         channel = self._channels.get(model.name)
         if channel is None:
             limit = min(self.concurrency, model.rate_limit.max_concurrency or self.concurrency)
-            transport = self._transport or _aiohttp_transport(model.base_url or "", limit)
+            transport = self._transport or aiohttp_transport(model.base_url or "", limit)
             timeout = {
                 "connect": min(30.0, model.timeout_s),
                 "read": model.timeout_s,
@@ -416,7 +407,7 @@ class Engine:
             finally:
                 await response.aclose()
         except (httpx.TransportError, aiohttp.ClientError) as exc:  # aiohttp's unmapped protocol errors
-            raise _Retry(_transport_failure(exc), connect_failure=_connect_failure(exc)) from None
+            raise _Retry(transport_failure(exc), connect_failure=connect_failure(exc)) from None
         finally:
             self.stats.in_flight -= 1
         self._count_connect(model, None)
@@ -431,112 +422,11 @@ class Engine:
                 raise _Retry(f"malformed response body: {str(exc)[:80]}") from None
             return CachedResponse(text, usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, latency)
         if status in RETRYABLE_STATUS:
-            raise _Retry(f"HTTP {status}", _retry_after(response))
-        detail = _error_detail(response, _secrets(headers), include_text=self.include_text)
+            raise _Retry(f"HTTP {status}", retry_after(response))
+        detail = error_detail(response, header_secrets(headers), include_text=self.include_text)
         if status in FATAL_STATUS:
             what = {401: "the API key was rejected", 403: "access denied", 404: "model or endpoint not found"}[status]
-            if status in (401, 403) and not _secrets(headers):
+            if status in (401, 403) and not header_secrets(headers):
                 what = "no API key was sent (a registry model's key goes only to its own base_url)"
             self._set_fatal(f"model {model.name!r} at {model.base_url}: {what} (HTTP {status}{detail})")
         raise ModelError(f"{model.name}: HTTP {status}{detail}")
-
-
-def _secrets(headers: Mapping[str, str]) -> list[str]:
-    """The credential values among the request headers (the key, without its "Bearer " prefix)."""
-    values = [headers.get("x-api-key", ""), headers.get("Authorization", "").removeprefix("Bearer ")]
-    return [value for value in values if value]
-
-
-def _transport_failure(exc: Exception) -> str:
-    # httpx-aiohttp maps a dropped connection to httpx.ConnectTimeout: judge by the original error.
-    import httpx
-
-    cause = exc.__cause__ or exc
-    if isinstance(cause, (TimeoutError, asyncio.TimeoutError)) or (
-        cause is exc and isinstance(exc, httpx.TimeoutException)
-    ):
-        return "timed out"
-    return f"connection failed: {type(cause if isinstance(exc, httpx.TimeoutException) else exc).__name__}"
-
-
-def _connect_failure(exc: Exception) -> str | None:
-    """``host:port ([Errno N] text)`` when no connection was made (refused, no route, unknown
-    host), else None (a timeout, a connection dropped after it was made)."""
-    import aiohttp
-
-    cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, aiohttp.ClientConnectorError):
-        cause = cause.__cause__ or cause.__context__
-    if cause is None:
-        return None
-    error = cause.os_error
-    number = error.errno
-    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
-        return None  # a connect that timed out may be a slow server, not a dead one
-    text = os.strerror(number) if isinstance(number, int) and number > 0 else (error.strerror or str(error))
-    return f"{cause.host}:{cause.port} ([Errno {number}] {text})"
-
-
-def preload_http_client() -> None:
-    """Import the HTTP client now, in a daemon thread, so the first request does not wait for it.
-
-    For an engine process: its imports (about 0.35 s) overlap the session's collection, and a
-    warm run's cache hits are served meanwhile. A request that comes first waits on the import
-    lock, as any import would.
-    """
-
-    def load() -> None:
-        import aiohttp  # noqa: F401
-        import httpx  # noqa: F401
-        import httpx_aiohttp  # noqa: F401
-
-    threading.Thread(target=load, name="medhelm-preload", daemon=True).start()
-
-
-def _aiohttp_transport(base_url: str, limit: int) -> httpx.AsyncBaseTransport:
-    import aiohttp
-    import httpx
-    from httpx_aiohttp import AiohttpTransport
-
-    url = httpx.URL(base_url)
-    # The environment's proxy is looked up once here: aiohttp's trust_env would look it up again
-    # for every request, which costs more than the request itself.
-    proxy = None if urllib.request.proxy_bypass(url.host) else urllib.request.getproxies().get(url.scheme)
-    # TLS verification (httpx's: certifi, or SSL_CERT_FILE) is set up for an https endpoint only:
-    # loading the CA bundle costs 50 ms before the first request, and a plain-http endpoint (a
-    # local server) never opens a TLS connection, since redirects are not followed.
-    tls = url.scheme == "https"
-    transport = AiohttpTransport(
-        verify=tls,
-        proxy=httpx.Proxy(proxy) if proxy else None,
-        client=lambda: aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=limit, **({"ssl": transport.ssl_context} if tls else {}))
-        ),
-    )
-    return transport
-
-
-def _error_detail(response: httpx.Response, secrets: list[str], *, include_text: bool = False) -> str:
-    """What the provider said about the error: its error type and code only, since the message
-    may quote the prompt (patient text) and ends up in terminals, JUnit files and CI logs. With
-    ``include_text`` (--medhelm-include-text) the message too, with the API key blanked out (some
-    providers quote the rejected key)."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        return ""
-    parts = []
-    if isinstance(error, dict):
-        for field in ("type", "code"):
-            value = error.get(field)
-            if isinstance(value, (str, int)) and str(value) and len(str(value)) <= 64:
-                parts.append(f"{field} {value}")
-        message = error.get("message")
-    else:
-        message = error
-    if include_text and message:
-        text = str(message)
-        for secret in secrets:
-            text = text.replace(secret, "[redacted]")
-        parts.append(text[:200])
-    return f": {', '.join(parts)}" if parts else ""

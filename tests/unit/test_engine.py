@@ -477,10 +477,10 @@ def test_a_completion_carries_token_usage_and_cost(
 def test_an_https_endpoint_verifies_certificates_and_plain_http_loads_no_ca_bundle() -> None:
     import ssl
 
-    from pytest_medhelm.engine.core import _aiohttp_transport
+    from pytest_medhelm.engine.http_client import aiohttp_transport
 
     async def connector_tls(base_url: str) -> tuple[object, object]:
-        transport = _aiohttp_transport(base_url, 4)
+        transport = aiohttp_transport(base_url, 4)
         session = transport.get_client()
         try:
             return transport.ssl_context, session.connector._ssl  # type: ignore[union-attr]

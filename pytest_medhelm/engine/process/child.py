@@ -13,7 +13,8 @@ from typing import Any
 
 from pytest_medhelm.engine.budget import Budget, BudgetSpent
 from pytest_medhelm.engine.cache import ResponseCache
-from pytest_medhelm.engine.core import Completion, Engine, FatalModelError, ModelError, preload_http_client
+from pytest_medhelm.engine.core import Completion, Engine, FatalModelError, ModelError
+from pytest_medhelm.engine.http_client import preload_http_client
 from pytest_medhelm.engine.process.frames import completion_fields, frame, read_frame
 from pytest_medhelm.models.providers import ModelRequest
 from pytest_medhelm.models.registry import ModelConfig

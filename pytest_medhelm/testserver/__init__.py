@@ -49,9 +49,10 @@ prints exactly one line, ``listening on http://127.0.0.1:PORT/v1``, and serves
 until SIGTERM or SIGINT.  The server refuses to bind anything but a loopback
 address.
 
-Modules: :mod:`.server` (the server and its routing), :mod:`.wire` (HTTP/1.1 parsing and
-writing), :mod:`.api` (the OpenAI and Anthropic request and response shapes), :mod:`.faults`,
-:mod:`.stats` (counters), :mod:`.slots` (the serving limit), :mod:`.cli`.
+Modules: :mod:`.server` (the server: lifecycle, settings, fault API), :mod:`.handler` (routing
+and answering requests), :mod:`.wire` (HTTP/1.1 parsing and writing), :mod:`.api` (the OpenAI and
+Anthropic request and response shapes), :mod:`.faults`, :mod:`.stats` (counters), :mod:`.slots`
+(the serving limit), :mod:`.cli`.
 """
 
 from pytest_medhelm.testserver.cli import main

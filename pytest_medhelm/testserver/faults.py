@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 FAULT_KINDS = ("status", "hang", "malformed", "drop", "delay")
 
@@ -76,3 +80,46 @@ class Fault:
     def slow(cls, seconds: float) -> "Fault":
         """Answer normally after an extra ``seconds`` of delay."""
         return cls("delay", seconds=seconds)
+
+
+class FaultQueue:
+    """The faults waiting for completion requests: injected ones, one per request in order, before
+    matchers, which apply to every request they match (the first registered match wins).
+
+    Filled from the test's thread, taken on the server's loop: every access holds the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queued: collections.deque[Fault] = collections.deque()
+        self._matchers: list[tuple[Callable[[dict[str, Any]], bool], Fault]] = []
+
+    def extend(self, faults: Iterable[Fault]) -> None:
+        with self._lock:
+            self._queued.extend(faults)
+
+    def add_matcher(self, predicate: Callable[[dict[str, Any]], bool], fault: Fault) -> None:
+        with self._lock:
+            self._matchers.append((predicate, fault))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queued.clear()
+            self._matchers.clear()
+
+    @property
+    def queued(self) -> int:
+        """How many injected faults have not been taken yet."""
+        with self._lock:
+            return len(self._queued)
+
+    def take(self, body: dict[str, Any]) -> Fault | None:
+        """The fault for a request with this JSON body, if any (the predicates run unlocked)."""
+        with self._lock:
+            if self._queued:
+                return self._queued.popleft()
+            matchers = list(self._matchers)
+        for predicate, fault in matchers:
+            if predicate(body):
+                return fault
+        return None

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command; the median is reported")
     parser.add_argument("--quick", action="store_true", help="N=320: a quick smoke run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--extra", nargs="*", default=[], help="more pytest arguments for every command (one token each: -pno:anyio)"
+    )
     args = parser.parse_args(argv)
     count = 320 if args.quick else args.items
     ideal = ideal_s(count, args.slots, args.latency)
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_instances=count,
                 cache=root / f"{tag}.sqlite",
                 output=root / f"out-{tag}",
-                extra=extra,
+                extra=[*extra, *args.extra],
             )
 
         def env(tag: str) -> dict[str, str]:

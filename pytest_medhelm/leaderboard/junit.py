@@ -85,13 +85,16 @@ class JUnitReadError(ValueError):
     pass
 
 
-def _cases(path: Path) -> list[TestCase]:
+def _suites(path: Path) -> list[TestSuite]:
     try:
         xml = JUnitXml.fromfile(str(path))
     except Exception as exc:  # noqa: BLE001  (junitparser raises lxml's or ElementTree's own errors)
         raise JUnitReadError(f"{path}: not a JUnit XML file: {exc}") from None
-    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
-    return [case for suite in suites for case in suite]
+    return [xml] if isinstance(xml, TestSuite) else list(xml)
+
+
+def _cases(path: Path) -> list[TestCase]:
+    return [case for suite in _suites(path) for case in suite]
 
 
 def read_status(path: Path) -> tuple[str, str | None]:
@@ -100,12 +103,7 @@ def read_status(path: Path) -> tuple[str, str | None]:
     the status existed)."""
     from pytest_medhelm.leaderboard.status import SEVERITY
 
-    try:
-        xml = JUnitXml.fromfile(str(path))
-    except Exception as exc:  # noqa: BLE001  (as in _cases)
-        raise JUnitReadError(f"{path}: not a JUnit XML file: {exc}") from None
-    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
-    properties = {prop.name: prop.value for suite in suites for prop in suite.properties()}
+    properties = {prop.name: prop.value for suite in _suites(path) for prop in suite.properties()}
     status = properties.get("medhelm.status", "complete")
     if status not in SEVERITY:
         raise JUnitReadError(

@@ -53,6 +53,21 @@ def write_notes(medhelm: Medhelm) -> None:
     (medhelm.path / "notes.csv").write_text("case_id,note,answer\n" + rows, encoding="utf-8")
 
 
+def judged_run(medhelm: Medhelm, model: str, judges_url: str, *extra: str) -> pytest.RunResult:
+    """The jury-scored notes benchmark under a budget that the first paid call passes."""
+    write_notes(medhelm)
+    return medhelm.run_subprocess(
+        f"--medhelm-models-file={medhelm.models_file(PRICED)}",
+        f"--medhelm-model={model}",
+        "notes.medhelm.yaml",
+        f"--medhelm-jury=judge@{judges_url}",
+        "--medhelm-budget=0.000001",
+        "--medhelm-concurrency=1",
+        *extra,
+        timeout=120,
+    )
+
+
 def budget_run(
     medhelm: Medhelm, server: TestServer, name: str, budget: float, concurrency: int, *extra: str
 ) -> tuple[int, ResultsFile]:
@@ -115,18 +130,8 @@ def test_workers_with_engines_of_their_own_split_the_budget_and_say_so(medhelm: 
 def test_judges_are_charged_to_the_budget_and_refused_once_it_is_spent(
     medhelm: Medhelm, workers: tuple[str, ...]
 ) -> None:
-    write_notes(medhelm)
     with TestServer(latency=0.05, responder=judge_reply) as judges:
-        result = medhelm.run_subprocess(
-            f"--medhelm-models-file={medhelm.models_file(PRICED)}",
-            f"--medhelm-model={EXTRACTIVE}",
-            "notes.medhelm.yaml",
-            f"--medhelm-jury=judge@{judges.url}",
-            "--medhelm-budget=0.000001",
-            "--medhelm-concurrency=1",
-            *workers,
-            timeout=120,
-        )
+        result = judged_run(medhelm, EXTRACTIVE, judges.url, *workers)
     # The baseline's answers are free; the first judgement passes the budget, and every later
     # one is refused when it would be sent: its item is not run.
     assert judges.stats.requests == 1, result.stdout.str()
@@ -138,17 +143,8 @@ def test_judges_are_charged_to_the_budget_and_refused_once_it_is_spent(
 
 
 def test_an_answer_whose_judge_is_refused_is_not_run_and_its_cost_is_counted(medhelm: Medhelm) -> None:
-    write_notes(medhelm)
     with TestServer(latency=0.05, responder=judge_reply) as server:
-        result = medhelm.run_subprocess(
-            f"--medhelm-models-file={medhelm.models_file(PRICED)}",
-            f"--medhelm-model=priced@{server.url}",
-            "notes.medhelm.yaml",
-            f"--medhelm-jury=judge@{server.url}",
-            "--medhelm-budget=0.000001",
-            "--medhelm-concurrency=1",
-            timeout=120,
-        )
+        result = judged_run(medhelm, f"priced@{server.url}", server.url)
         # One answer is paid for; then its judge, and every other item's request, are refused.
         assert server.stats.requests == 1, result.stdout.str()
         assert server.requests[0]["model"] == "priced-1"

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pytest_medhelm.results import ResultsFile, RunCounts
+    from pytest_medhelm.results import ResultsFile, RunCounts, RunState
 
-# Worst first: the state of a leaderboard merged from runs is that of its worst input.
-SEVERITY = ("failed", "interrupted", "nothing_run", "complete")
+# Every RunState, worst first: the state of a leaderboard merged from runs is that of its worst
+# input (a test checks that none is missing).
+SEVERITY: tuple[RunState, ...] = ("failed", "interrupted", "nothing_run", "complete")
 
 
 def state_label(status: str) -> str:

@@ -105,3 +105,12 @@ def test_multi_run_benchmark_cell_is_the_mean_of_run_means_and_intervals_are_see
     assert aggregate(list(reversed(rows)), medhelm_ids=IDS).benchmarks["med_qa"].scores["A"].interval == cell.interval
     # Run r1 is all 1: only r2's two instances vary, so the score stays within [0.5, 1].
     assert 0.5 <= cell.interval[0] <= cell.interval[1] <= 1.0
+
+
+def test_the_severity_order_ranks_every_run_state_once() -> None:
+    from typing import get_args
+
+    from pytest_medhelm.leaderboard.status import SEVERITY
+    from pytest_medhelm.results import RunState
+
+    assert sorted(SEVERITY) == sorted(get_args(RunState))
